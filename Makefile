@@ -1,0 +1,62 @@
+# Newcomer's entry points: `make run` (local demo) and `make test` (the whole suite).
+SHELL := /bin/bash
+# Lambda runs python3.13: use it when this machine has it (pyenv keeps one), else the default python3.
+PYTHON_BOOTSTRAP ?= $(shell for p in $$(pyenv root 2>/dev/null)/versions/3.13.0/bin/python3.13 python3.13 python3; do \
+	$$p -c 'import sys' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+REGION ?= us-east-1
+# SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
+SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
+
+.PHONY: venv sam-venv run test lint typecheck unit template bench redrive build deploy clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+sam-venv: $(SAM_VENV)/.installed
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON_BOOTSTRAP) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+run: venv
+	$(PY) -m devstack.run_local
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: venv
+	$(PY) -m mypy
+
+unit: venv
+	$(PY) -m pytest
+
+template: venv sam-venv
+	$(SAM_ENV) $(VENV)/bin/cfn-lint template.yaml
+	$(SAM_ENV) $(SAM) validate --region $(REGION)
+
+test: lint typecheck unit template
+
+bench: venv
+	$(PY) -m bench.run
+
+redrive: venv
+	$(PY) -m devstack.redrive_local $(ARGS)
+
+build: sam-venv
+	$(SAM_ENV) $(SAM) build
+
+deploy: build
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

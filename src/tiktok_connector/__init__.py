@@ -1,0 +1,1 @@
+"""mParticle → TikTok Events API 2.0 connector."""

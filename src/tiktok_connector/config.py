@@ -1,0 +1,148 @@
+"""Configuration (SPEC 6): environment variables validated once per cold start into typed settings.
+
+Rule for deployments that serve only Firehose: `TIKTOK_PIXEL_ID`, the identity types and the content
+type belong to the Webhook route. Their problems are kept in `webhook_problem` and reported (500
+`misconfigured`) only by `/events`; everything else is shared and fails every route.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import phonenumbers
+
+from tiktok_connector.custom_mappings import CustomMapping, parse_custom_mappings
+from tiktok_connector.errors import ConfigurationError
+from tiktok_connector.identities import canonical_identity_type
+from tiktok_connector.mapping import MappingSettings
+from tiktok_connector.tiktok_vocabulary import CONTENT_TYPES
+
+DEFAULT_TIKTOK_API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    secret_id: str
+    dead_letter_queue_url: str
+    tiktok_api_url: str
+    test_event_code: str | None
+    default_phone_region: str
+    custom_mappings: tuple[CustomMapping, ...]
+    pixel_id: str | None
+    webhook_mapping: MappingSettings | None
+    webhook_problem: str | None = None
+
+    def webhook_settings(self) -> tuple[str, MappingSettings]:
+        """The Pixel Id and mapping settings of the Webhook route, or the reason it is misconfigured."""
+        if self.webhook_problem is not None or self.pixel_id is None or self.webhook_mapping is None:
+            raise ConfigurationError(self.webhook_problem or "TIKTOK_PIXEL_ID is required")
+        return self.pixel_id, self.webhook_mapping
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Read and validate the environment; a shared problem raises ConfigurationError naming it."""
+
+    def value(name: str, default: str = "") -> str:
+        return environ.get(name, default).strip() or default
+
+    secret_id = value("SECRET_ID")
+    if not secret_id:
+        raise ConfigurationError("SECRET_ID is required (the Secrets Manager secret name or ARN)")
+    queue_url = value("DEAD_LETTER_QUEUE_URL")
+    if not queue_url:
+        raise ConfigurationError("DEAD_LETTER_QUEUE_URL is required (the SQS dead-letter queue URL)")
+    api_url = value("TIKTOK_API_URL", DEFAULT_TIKTOK_API_URL)
+    if not api_url.startswith(("https://", "http://")):
+        raise ConfigurationError("TIKTOK_API_URL must be an http(s) URL")
+    region = validated_phone_region(value("DEFAULT_PHONE_REGION", "US"), "DEFAULT_PHONE_REGION")
+    custom_mappings = parse_custom_mappings(value("CUSTOM_MAPPINGS", "[]"))
+
+    pixel_id = value("TIKTOK_PIXEL_ID") or None
+    webhook_mapping: MappingSettings | None = None
+    problem: str | None = None
+    try:
+        webhook_mapping = validated_mapping_settings(
+            email_identity_type=value("EMAIL_IDENTITY_TYPE", "email"),
+            external_identity_type=value("EXTERNAL_IDENTITY_TYPE", "customer_id"),
+            phone_identity_type=value("PHONE_IDENTITY_TYPE", "mobile_number"),
+            content_type=value("CONTENT_TYPE", "product"),
+            default_phone_region=region,
+            custom_mappings=custom_mappings,
+            label=lambda name: name.upper(),
+        )
+    except ConfigurationError as error:
+        problem = str(error)
+    if problem is None and pixel_id is None:
+        problem = "TIKTOK_PIXEL_ID is required for the Webhook route (/events)"
+    return Settings(
+        secret_id=secret_id,
+        dead_letter_queue_url=queue_url,
+        tiktok_api_url=api_url,
+        test_event_code=value("TIKTOK_TEST_EVENT_CODE") or None,
+        default_phone_region=region,
+        custom_mappings=custom_mappings,
+        pixel_id=pixel_id,
+        webhook_mapping=webhook_mapping,
+        webhook_problem=problem,
+    )
+
+
+def validated_mapping_settings(
+    *,
+    email_identity_type: str,
+    external_identity_type: str,
+    phone_identity_type: str,
+    content_type: str,
+    default_phone_region: str,
+    custom_mappings: tuple[CustomMapping, ...],
+    label: Callable[[str], str],
+) -> MappingSettings:
+    """Mapping settings from either protocol; `label` names a setting the way its source spells it."""
+    identity_types = {}
+    for name, given in (
+        ("email_identity_type", email_identity_type),
+        ("external_identity_type", external_identity_type),
+        ("phone_identity_type", phone_identity_type),
+    ):
+        canonical = canonical_identity_type(given)
+        if canonical is None:
+            raise ConfigurationError(f"{label(name)}: {given!r} is not an mParticle identity type")
+        identity_types[name] = canonical
+    normalized_content_type = content_type.strip().lower()
+    if normalized_content_type not in CONTENT_TYPES:
+        raise ConfigurationError(f"{label('content_type')}: must be 'product' or 'product_group'")
+    return MappingSettings(
+        content_type=normalized_content_type,
+        default_phone_region=default_phone_region,
+        custom_mappings=custom_mappings,
+        **identity_types,
+    )
+
+
+def validated_phone_region(region: str, name: str) -> str:
+    code = region.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigurationError(f"{name}: {region!r} is not a region code phonenumbers knows (e.g. US, GB)")
+    return code
+
+
+_cached: Settings | ConfigurationError | None = None
+
+
+def get_settings() -> Settings:
+    """Settings of this container, validated on first use; a problem is kept and raised every time."""
+    global _cached  # noqa: PLW0603 - one value per cold start, by design
+    if _cached is None:
+        try:
+            _cached = load_settings(os.environ)
+        except ConfigurationError as error:
+            _cached = error
+    if isinstance(_cached, ConfigurationError):
+        raise _cached
+    return _cached
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    global _cached  # noqa: PLW0603
+    _cached = None

@@ -1,0 +1,180 @@
+"""Delivery to TikTok with retries inside the Lambda deadline, then the dead-letter queue (SPEC 4, 5).
+
+Every event handed to `deliver` ends forwarded, dead-lettered, or counted as `unaccounted`
+(neither; the handler then answers 503 so that mParticle resends the batch).
+"""
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from tiktok_connector.dead_letters import (
+    DeliveryFailure,
+    PartialDeadLetterError,
+    dead_letter_messages,
+    send_dead_letters,
+)
+from tiktok_connector.errors import UnavailableError
+from tiktok_connector.mapping import TikTokRequest
+from tiktok_connector.tiktok_client import TikTokAnswer, TransportError, Verdict, post_events
+
+TokenSource = Callable[[bool], str | None]
+"""Returns the TikTok access token; `True` asks for a fresh read that bypasses the cache."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    base_delay_s: float = 0.2
+    max_delay_s: float = 2.0
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 5.0
+    reserve_ms: int = 2500
+    """Time kept back for writing dead letters and answering before the Lambda deadline."""
+    min_attempt_ms: int = 1000
+
+
+RETRY_POLICY: Final = RetryPolicy()
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    forwarded: int = 0
+    dead_lettered: int = 0
+    unaccounted: int = 0
+    tiktok_requests: int = 0
+    retries: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+
+
+def deliver(
+    requests: Sequence[TikTokRequest],
+    *,
+    api_url: str,
+    token_source: TokenSource,
+    queue_url: str,
+    remaining_ms: Callable[[], int],
+    origin: str,
+    policy: RetryPolicy | None = None,
+) -> DeliveryReport:
+    """Send each request; what cannot be delivered goes to the dead-letter queue."""
+    policy = policy or RETRY_POLICY
+    report = DeliveryReport()
+    for request in requests:
+        failure = _send_with_retries(request, api_url, token_source, remaining_ms, policy, report)
+        if failure is None:
+            report.forwarded += request.event_count
+        else:
+            _dead_letter(request, failure, queue_url, origin, report)
+    return report
+
+
+def failure_reason(answer: TikTokAnswer) -> str:
+    """A short, stable reason name for the dead-letter queue and metrics."""
+    if answer.code == 40100 or answer.http_status == 429:
+        return "rate_limited"
+    if answer.http_status == 408:
+        return "timeout"
+    if answer.http_status >= 500 or answer.code in (50000, 50002):
+        return "server_error"
+    if answer.code == 40105:
+        return "token_rejected"
+    if answer.code == 40001:
+        return "no_permission"
+    if answer.http_status == 200 and answer.code is None:
+        return "invalid_answer"
+    return "rejected"
+
+
+def _send_with_retries(
+    request: TikTokRequest,
+    api_url: str,
+    token_source: TokenSource,
+    remaining_ms: Callable[[], int],
+    policy: RetryPolicy,
+    report: DeliveryReport,
+) -> DeliveryFailure | None:
+    body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    first_attempt_at = time.time()
+    attempts = 0
+    token_refreshed = False
+    failure: DeliveryFailure | None = None
+
+    def failed(reason: str, retryable: bool, answer: TikTokAnswer | None = None) -> DeliveryFailure:
+        return DeliveryFailure(
+            reason=reason,
+            retryable=retryable,
+            attempts=attempts,
+            first_attempt_at=first_attempt_at,
+            last_attempt_at=time.time(),
+            http_status=answer.http_status if answer else None,
+            tiktok_code=answer.code if answer else None,
+            message=answer.message if answer else "",
+            request_id=answer.request_id if answer else None,
+        )
+
+    try:
+        token = token_source(False)
+    except UnavailableError:
+        return failed("secret_unavailable", True)
+    if not token:
+        return failed("token_missing", True)
+
+    while True:
+        budget_ms = remaining_ms() - policy.reserve_ms
+        if budget_ms < policy.min_attempt_ms:
+            return failure or failed("deadline_exceeded", True)
+        read_timeout = max(0.5, min(policy.read_timeout_s, budget_ms / 1000 - policy.connect_timeout_s))
+        attempts += 1
+        report.tiktok_requests += 1
+        started = time.perf_counter()
+        try:
+            answer = post_events(api_url, token, body, (policy.connect_timeout_s, read_timeout))
+        except TransportError as error:
+            failure = failed(error.kind, True)
+        else:
+            report.latencies_ms.append((time.perf_counter() - started) * 1000)
+            verdict = answer.verdict
+            if verdict is Verdict.DELIVERED:
+                return None
+            if verdict is Verdict.TOKEN_REJECTED:
+                # The secret may have been rotated: read it once more, bypassing the cache.
+                if not token_refreshed:
+                    token_refreshed = True
+                    try:
+                        fresh = token_source(True)
+                    except UnavailableError:
+                        fresh = None
+                    if fresh and fresh != token:
+                        token = fresh
+                        continue
+                return failed("token_rejected", True, answer)
+            if verdict is Verdict.REJECTED:
+                return failed(failure_reason(answer), False, answer)
+            failure = failed(failure_reason(answer), True, answer)
+        if attempts >= policy.max_attempts:
+            return failure
+        delay_s = random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempts - 1)))
+        if remaining_ms() - policy.reserve_ms < delay_s * 1000 + policy.min_attempt_ms:
+            return failure
+        time.sleep(delay_s)
+        report.retries += 1
+
+
+def _dead_letter(
+    request: TikTokRequest, failure: DeliveryFailure, queue_url: str, origin: str, report: DeliveryReport
+) -> None:
+    letters = dead_letter_messages(request, failure, origin=origin)
+    try:
+        written = send_dead_letters(queue_url, letters, reason=failure.reason, retryable=failure.retryable)
+    except PartialDeadLetterError as error:
+        written = error.written_events
+    report.dead_lettered += written
+    report.unaccounted += request.event_count - written
+    if written:
+        report.dead_letter_reasons[failure.reason] += written

@@ -1,0 +1,78 @@
+"""The HTTP edge's small pieces: JSON answers, the Authorization check, the body under its size limit."""
+
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Final
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from tiktok_connector.errors import BadRequestError, PayloadTooLargeError, UnauthorizedError
+
+MAX_BODY_BYTES: Final = 5 * 1024 * 1024
+"""Bodies above 5 MiB are refused with 413 before parsing (SPEC 5, 7)."""
+
+
+def json_response(status_code: int, body: Mapping[str, object]) -> Response[str]:
+    return Response(
+        status_code=status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+    )
+
+
+def error_response(status_code: int, error: str, message: str, **extra: object) -> Response[str]:
+    return json_response(status_code, {"error": error, "message": message, **extra})
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """HTTP API lower-cases header names, but a test or a proxy might not."""
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
+def require_authorization(given: str | None, expected: str, *, scheme: str | None = None) -> None:
+    """Constant-time comparison; `scheme` (e.g. `Token`) is a prefix the header must carry."""
+    if given is None:
+        raise UnauthorizedError("the Authorization header is missing")
+    if scheme is not None:
+        prefix = f"{scheme} "
+        if not given.startswith(prefix):
+            raise UnauthorizedError(f"the Authorization header must be '{scheme} <token>'")
+        given = given[len(prefix) :].strip()
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise UnauthorizedError("the Authorization header is not the configured value")
+
+
+def request_body(raw_event: Mapping[str, object]) -> bytes:
+    """The body as bytes (base64 decoded when API Gateway encoded it), refused above the limit."""
+    body = raw_event.get("body")
+    if body is None or body == "":
+        raise BadRequestError("the request has no body")
+    if not isinstance(body, str):
+        raise BadRequestError("the request body is not text")
+    if raw_event.get("isBase64Encoded"):
+        if len(body) * 3 // 4 > MAX_BODY_BYTES + 3:
+            raise _too_large()
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequestError("the request body is not valid base64") from None
+    else:
+        if len(body) > MAX_BODY_BYTES:  # every character is at least one byte
+            raise _too_large()
+        data = body.encode("utf-8", errors="surrogatepass")
+    if len(data) > MAX_BODY_BYTES:
+        raise _too_large()
+    return data
+
+
+def _too_large() -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"the body exceeds {MAX_BODY_BYTES} bytes (5 MiB)")

@@ -1,0 +1,91 @@
+"""The one pipeline both protocols share: map, build requests, deliver, summarise (SPEC 5)."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from tiktok_connector.delivery import DeliveryReport, TokenSource, deliver
+from tiktok_connector.mapping import MappingResult, MappingSettings, build_requests, map_batches
+from tiktok_connector.model import Batch
+from tiktok_connector.observability import logger, metrics, tracer
+
+
+@dataclass(slots=True)
+class PipelineOutcome:
+    mapping: MappingResult
+    delivery: DeliveryReport
+
+    @property
+    def unaccounted(self) -> int:
+        """Events neither delivered nor dead-lettered: mParticle must resend (503)."""
+        return self.delivery.unaccounted
+
+    def summary(self) -> dict[str, object]:
+        """The 200 answer: received = forwarded + all skipped + dead_lettered (+ unaccounted on 503)."""
+        body: dict[str, object] = {
+            "received": self.mapping.received,
+            "forwarded": self.delivery.forwarded,
+            "skipped": dict(sorted(self.mapping.skipped.items())),
+            "dead_lettered": self.delivery.dead_lettered,
+            "warnings": dict(sorted(self.mapping.warnings.items())),
+            "tiktok_requests": self.delivery.tiktok_requests,
+        }
+        if self.delivery.dead_letter_reasons:
+            body["dead_letter_reasons"] = dict(sorted(self.delivery.dead_letter_reasons.items()))
+        if self.unaccounted:
+            body["unaccounted"] = self.unaccounted
+        return body
+
+
+@tracer.capture_method(capture_response=False)
+def process_batches(
+    batches: Sequence[Batch],
+    *,
+    pixel_id: str,
+    mapping_settings: MappingSettings,
+    test_event_code: str | None,
+    api_url: str,
+    queue_url: str,
+    token_source: TokenSource,
+    remaining_ms: Callable[[], int],
+    origin: str,
+) -> PipelineOutcome:
+    mapped = map_batches(batches, mapping_settings)
+    requests = build_requests(mapped.mapped, pixel_id, test_event_code)
+    report = deliver(
+        requests,
+        api_url=api_url,
+        token_source=token_source,
+        queue_url=queue_url,
+        remaining_ms=remaining_ms,
+        origin=origin,
+    )
+    outcome = PipelineOutcome(mapping=mapped, delivery=report)
+    _record(outcome, batches)
+    return outcome
+
+
+def _record(outcome: PipelineOutcome, batches: Sequence[Batch]) -> None:
+    mapped, report = outcome.mapping, outcome.delivery
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=mapped.received)
+    metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=report.forwarded)
+    metrics.add_metric(name="EventsSkipped", unit=MetricUnit.Count, value=mapped.skipped.total())
+    for reason, count in mapped.skipped.items():
+        metrics.add_metric(name=f"EventsSkipped_{reason}", unit=MetricUnit.Count, value=count)
+    for warning, count in mapped.warnings.items():
+        metrics.add_metric(name=f"Warning_{warning}", unit=MetricUnit.Count, value=count)
+    metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=report.dead_lettered)
+    metrics.add_metric(name="TikTokRequests", unit=MetricUnit.Count, value=report.tiktok_requests)
+    metrics.add_metric(name="TikTokRetries", unit=MetricUnit.Count, value=report.retries)
+    for latency in report.latencies_ms:
+        metrics.add_metric(name="TikTokLatency", unit=MetricUnit.Milliseconds, value=latency)
+    if report.unaccounted:
+        metrics.add_metric(name="EventsUnaccounted", unit=MetricUnit.Count, value=report.unaccounted)
+    logger.info(
+        "batch processed",
+        extra={
+            "batch_ids": [batch.batch_id for batch in batches if batch.batch_id],
+            "summary": outcome.summary(),
+        },
+    )

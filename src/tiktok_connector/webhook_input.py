@@ -1,0 +1,166 @@
+"""mParticle's Webhook output (the outbound JSON batch, SPEC 2.1) parsed into the internal model."""
+
+import hashlib
+import json
+from typing import Final, NoReturn
+
+from tiktok_connector.errors import BadRequestError
+from tiktok_connector.identities import canonical_identity_type
+from tiktok_connector.model import Batch, Event, Identity, Product
+from tiktok_connector.values import to_flag, to_int64, to_text
+
+_COMMERCE: Final = "commerce_event"
+
+
+def parse_json(body: bytes) -> object:
+    """Decode a JSON body; Python keeps integers exact (int64 ids never pass through a float)."""
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise BadRequestError("body is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise BadRequestError(f"body is not valid JSON: {error.msg} at position {error.pos}") from None
+    except ValueError as error:
+        raise BadRequestError(f"body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequestError("body is not valid JSON: nested too deeply") from None
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_webhook_body(body: bytes) -> list[Batch]:
+    """One batch object or a JSON array of batches; a malformed event is marked, not fatal."""
+    document = parse_json(body)
+    if isinstance(document, dict):
+        return [parse_batch(document, "batch")]
+    if isinstance(document, list):
+        return [parse_batch(item, f"batch[{index}]") for index, item in enumerate(document)]
+    raise BadRequestError("body must be an mParticle batch object or a JSON array of batches")
+
+
+def parse_batch(raw: object, where: str) -> Batch:
+    if not isinstance(raw, dict):
+        raise BadRequestError(f"{where} is not an mParticle batch object")
+    raw_events = raw.get("events")
+    if raw_events is None:
+        raw_events = []
+    elif not isinstance(raw_events, list):
+        raise BadRequestError(f"{where}.events must be a list of events")
+    device_info = raw.get("device_info")
+    user_agent = device_info.get("http_header_user_agent") if isinstance(device_info, dict) else None
+    ip = raw.get("ip")
+    batch_id = to_text(raw.get("batch_id"))
+    mpid = to_text(raw.get("mpid"))
+    return Batch(
+        events=[_parse_event(item, mpid) for item in raw_events],
+        identities=_parse_identities(raw.get("user_identities"), where),
+        ip=ip if isinstance(ip, str) and ip.strip() else None,
+        user_agent=user_agent if isinstance(user_agent, str) and user_agent.strip() else None,
+        batch_id=batch_id,
+        source_request_id=to_text(raw.get("source_request_id")),
+        timestamp_ms=to_int64(raw.get("timestamp_unixtime_ms")),
+    )
+
+
+def _parse_identities(raw: object, where: str) -> dict[str, Identity]:
+    """Outbound form: a list of {identity_type, identity}; inbound form: {type: value}."""
+    if raw is None:
+        return {}
+    pairs: list[tuple[object, object]]
+    if isinstance(raw, list):
+        pairs = [(item.get("identity_type"), item.get("identity")) for item in raw if isinstance(item, dict)]
+    elif isinstance(raw, dict):
+        pairs = list(raw.items())
+    else:
+        raise BadRequestError(f"{where}.user_identities must be a list of identities or an object")
+    identities: dict[str, Identity] = {}
+    for identity_type, value in pairs:
+        if not isinstance(identity_type, str) or not isinstance(value, str) or not value.strip():
+            continue
+        canonical = canonical_identity_type(identity_type)
+        if canonical is not None and canonical not in identities:
+            identities[canonical] = Identity(value)
+    return identities
+
+
+def _parse_event(raw: object, mpid: str | None) -> Event:
+    if not isinstance(raw, dict):
+        return Event(event_type="unknown", invalid_reason="event is not an object")
+    event_type = raw.get("event_type")
+    data = raw.get("data")
+    if not isinstance(event_type, str) or not isinstance(data, dict):
+        return Event(
+            event_type=event_type if isinstance(event_type, str) else "unknown",
+            invalid_reason="event has no event_type or no data object",
+        )
+    server_id = to_int64(data.get("event_id"))
+    source_event_id = str(server_id) if server_id is not None else None
+    source_message_id = to_text(data.get("source_message_id"))
+    event = Event(
+        event_type=event_type,
+        event_id=source_message_id or source_event_id or _derived_event_id(raw, mpid),
+        source_event_id=source_event_id or source_message_id,
+        timestamp_ms=to_int64(data.get("timestamp_unixtime_ms")),
+        custom_attributes=_object(data.get("custom_attributes")),
+        custom_flags=_flags(data.get("custom_flags")),
+    )
+    if event_type == _COMMERCE:
+        _read_commerce(event, data)
+    elif event_type == "custom_event":
+        event.name = to_text(data.get("event_name"))
+        event.custom_event_type = to_text(data.get("custom_event_type"))
+    elif event_type == "screen_view":
+        event.name = to_text(data.get("screen_name"))
+    return event
+
+
+def _read_commerce(event: Event, data: dict[str, object]) -> None:
+    product_action = data.get("product_action")
+    if product_action is None:
+        return  # a promotion or impression event: unsupported, not invalid
+    if not isinstance(product_action, dict):
+        event.invalid_reason = "product_action is not an object"
+        return
+    products = product_action.get("products")
+    if products is not None and not isinstance(products, list):
+        event.invalid_reason = "product_action.products is not a list"
+        return
+    event.product_action = to_text(product_action.get("action"))
+    event.transaction_id = product_action.get("transaction_id")
+    event.total_amount = product_action.get("total_amount")
+    currency = data.get("currency_code")
+    event.currency_code = currency if currency is not None else product_action.get("currency_code")
+    event.products = [
+        Product(
+            id=item.get("id"),
+            name=item.get("name"),
+            category=item.get("category"),
+            price=item.get("price"),
+            quantity=item.get("quantity"),
+        )
+        for item in products or ()
+        if isinstance(item, dict)
+    ]
+
+
+def _object(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _flags(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    flags = {}
+    for key, raw in value.items():
+        flag = to_flag(raw)
+        if flag is not None:
+            flags[key] = flag
+    return flags
+
+
+def _derived_event_id(raw: dict[str, object], mpid: str | None) -> str:
+    """An event without ids still needs one that is the same when mParticle resends the batch."""
+    canonical = json.dumps([mpid, raw], sort_keys=True, separators=(",", ":"), default=str)
+    return "mp-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

@@ -1,0 +1,59 @@
+"""`POST /events`: mParticle's Webhook output (SPEC 2.1)."""
+
+from collections.abc import Mapping
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tiktok_connector.config import get_settings
+from tiktok_connector.errors import ConfigurationError
+from tiktok_connector.http_edge import (
+    error_response,
+    header,
+    json_response,
+    request_body,
+    require_authorization,
+)
+from tiktok_connector.pipeline import process_batches
+from tiktok_connector.secret_store import get_connector_secret
+from tiktok_connector.webhook_input import parse_webhook_body
+
+
+def handle(raw_event: Mapping[str, object], context: LambdaContext) -> Response[str]:
+    settings = get_settings()
+    pixel_id, mapping_settings = settings.webhook_settings()
+    secret = get_connector_secret(settings.secret_id)
+    if not secret.mparticle_authorization:
+        raise ConfigurationError("the secret has no mparticle_authorization value")
+    headers = raw_event.get("headers")
+    require_authorization(
+        header(headers if isinstance(headers, dict) else None, "authorization"),
+        secret.mparticle_authorization,
+    )
+    if not secret.tiktok_access_token:
+        raise ConfigurationError("the secret has no tiktok_access_token value")
+
+    batches = parse_webhook_body(request_body(raw_event))
+
+    def token_source(force_fetch: bool) -> str | None:
+        return get_connector_secret(settings.secret_id, force_fetch=force_fetch).tiktok_access_token
+
+    outcome = process_batches(
+        batches,
+        pixel_id=pixel_id,
+        mapping_settings=mapping_settings,
+        test_event_code=settings.test_event_code,
+        api_url=settings.tiktok_api_url,
+        queue_url=settings.dead_letter_queue_url,
+        token_source=token_source,
+        remaining_ms=context.get_remaining_time_in_millis,
+        origin="webhook",
+    )
+    if outcome.unaccounted:
+        return error_response(
+            503,
+            "unavailable",
+            f"{outcome.unaccounted} events could be neither delivered nor dead-lettered; resend the batch",
+            **outcome.summary(),
+        )
+    return json_response(200, outcome.summary())
