@@ -1,0 +1,1 @@
+"""Local development stack: stand-ins for the services the connector talks to."""
