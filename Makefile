@@ -6,6 +6,8 @@ PYTHON_BOOTSTRAP ?= $(shell for p in $$(pyenv root 2>/dev/null)/versions/3.13.0/
 VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
+# The function's package lives in src/ (SAM's CodeUri); the local stack and tests import it from there.
+export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 SAM := $(SAM_VENV)/bin/sam
 REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.

@@ -89,7 +89,7 @@ def invoke(event: dict[str, Any], context: LocalLambdaContext | None = None) -> 
     """Call the real Lambda handler; returns the status code and the parsed JSON body."""
     from tiktok_connector.handler import lambda_handler
 
-    response = lambda_handler(event, context or LocalLambdaContext())  # type: ignore[arg-type]
+    response = lambda_handler(event, context or LocalLambdaContext())
     body = response.get("body") or "{}"
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8")

@@ -10,7 +10,13 @@ import pytest
 
 from devstack import demo
 from devstack.lambda_runtime import LocalLambdaContext, invoke
-from devstack.local_aws import ConnectorResources, MotoServer, aws_environment, create_connector_resources, read_queue
+from devstack.local_aws import (
+    ConnectorResources,
+    MotoServer,
+    aws_environment,
+    create_connector_resources,
+    read_queue,
+)
 from devstack.tiktok_sandbox import TikTokSandbox
 
 # Tracing switches itself off outside Lambda; metrics need a namespace (Powertools testing docs).
@@ -65,7 +71,7 @@ class Stack:
         return invoke(event, LocalLambdaContext(timeout_s=timeout_s))
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        return read_queue(self.moto.url, self.resources.queue_url)  # type: ignore[return-value]
+        return read_queue(self.moto.url, self.resources.queue_url)
 
     def set_env(self, name: str, value: str) -> None:
         self.monkeypatch.setenv(name, value)
@@ -84,7 +90,9 @@ class Stack:
 
 
 @pytest.fixture
-def stack(moto_server: MotoServer, sandbox: TikTokSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def stack(
+    moto_server: MotoServer, sandbox: TikTokSandbox, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Stack]:
     resources = create_connector_resources(moto_server.url, secret=demo.SECRET)
     for name, value in {
         **aws_environment(moto_server.url),

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector import webhook_route
@@ -47,12 +48,14 @@ def payload_too_large(error: PayloadTooLargeError) -> Response[str]:
 
 @app.exception_handler(ConfigurationError)
 def misconfigured(error: ConfigurationError) -> Response[str]:
+    metrics.add_metric(name="RequestsMisconfigured", unit=MetricUnit.Count, value=1)
     logger.error("configuration is invalid", extra={"problem": str(error)})
     return error_response(500, "misconfigured", str(error))
 
 
 @app.exception_handler(UnavailableError)
 def unavailable(error: UnavailableError) -> Response[str]:
+    metrics.add_metric(name="RequestsUnavailable", unit=MetricUnit.Count, value=1)
     logger.warning("dependency unavailable", extra={"problem": str(error)})
     return error_response(503, "unavailable", str(error))
 
@@ -65,6 +68,7 @@ def unexpected(error: Exception) -> Response[str]:
     while traceback is not None and traceback.tb_next is not None:
         traceback = traceback.tb_next
     where = f"{traceback.tb_frame.f_code.co_filename}:{traceback.tb_lineno}" if traceback else "unknown"
+    metrics.add_metric(name="RequestsFailed", unit=MetricUnit.Count, value=1)
     logger.error("unexpected error", extra={"error_type": type(error).__name__, "where": where})
     return error_response(
         500, "internal_error", "unexpected error; quote the request id", request_id=request_id
@@ -72,6 +76,7 @@ def unexpected(error: Exception) -> Response[str]:
 
 
 def _answer(status: int, error: str, exception: Exception) -> Response[str]:
+    metrics.add_metric(name=f"RequestsRefused_{status}", unit=MetricUnit.Count, value=1)
     logger.info("request refused", extra={"status": status, "error": error, "reason": str(exception)})
     return error_response(status, error, str(exception))
 

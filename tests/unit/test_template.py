@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode_str  # type: ignore[import-untyped]  # cfn-lint ships no py.typed
+from cfnlint.decode import decode_str
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
