@@ -30,7 +30,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 run: venv
-	$(PY) -m devstack.run_local
+	$(PY) -m devstack.run_local $(ARGS)
 
 lint: venv
 	$(PY) -m ruff check .
