@@ -57,7 +57,7 @@ def _show(name: str, event: dict[str, Any], sandbox: TikTokSandbox, endpoint: st
 def main() -> int:
     if "--verbose" not in sys.argv:
         # The function's JSON logs and EMF metrics would drown the demo; `--verbose` shows them.
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with MotoServer() as moto, TikTokSandbox(access_tokens=(demo.ACCESS_TOKEN,)) as sandbox:
         resources = create_connector_resources(moto.url, secret=demo.SECRET, name="tiktok-connector-local")

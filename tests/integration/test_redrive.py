@@ -1,0 +1,347 @@
+"""The redrive over real sockets: dead letters made by the real handler during an outage, then replayed."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from devstack import demo
+from devstack.lambda_runtime import LocalLambdaContext, load_event
+from devstack.local_aws import read_queue
+from tests.conftest import Stack
+from tiktok_connector import delivery
+from tiktok_connector.delivery import RetryPolicy
+from tiktok_connector.redrive import FAILURES_BEFORE_STOP, RedriveReport, lambda_handler, redrive
+from tiktok_connector.secret_store import get_connector_secret
+
+OUTAGE = [{"kind": "http_status", "status": 503}]
+
+
+@pytest.fixture(autouse=True)
+def one_attempt_per_delivery(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The Webhook path would retry with backoff; one attempt is enough to fill the queue quickly.
+    monkeypatch.setattr(delivery, "RETRY_POLICY", RetryPolicy(max_attempts=1))
+    yield
+
+
+def dead_letter(stack: Stack, *names: str, fault: dict[str, Any] | None = None, outage: bool = True) -> None:
+    """Send samples through the real handler while TikTok fails, so that they land in the queue.
+
+    Without a `fault`, TikTok answers 503 to everything (when `outage`); with one, only that answer.
+    """
+    for name in names:
+        if fault is not None:
+            stack.sandbox.fail_next(fault)
+        elif outage:
+            stack.sandbox.set_random_faults(1.0, OUTAGE, seed=1)
+        status, body = stack.invoke(load_event(name))
+        assert status == 200, body
+        assert body["dead_lettered"] > 0, body
+    stack.sandbox.set_random_faults(0, [])
+
+
+def run(
+    stack: Stack,
+    *,
+    dry_run: bool = False,
+    max_attempts: int = 5,
+    parking: bool = True,
+    parking_queue_url: str | None = None,
+) -> RedriveReport:
+    secret_id = stack.resources.secret_arn
+
+    def token_source(force_fetch: bool) -> str | None:
+        return get_connector_secret(secret_id, force_fetch=force_fetch).tiktok_access_token
+
+    report = redrive(
+        queue_url=stack.resources.queue_url,
+        parking_queue_url=(parking_queue_url or stack.resources.parking_queue_url) if parking else None,
+        api_url=stack.sandbox.track_url,
+        token_source=token_source,
+        max_attempts=max_attempts,
+        dry_run=dry_run,
+        max_messages=None,
+        remaining_ms=lambda: 120_000,
+        wait_time_s=0,
+    )
+    # Every message read has exactly one outcome.
+    assert report.messages_read == report.accounted
+    text = json.dumps(report.to_dict())
+    assert demo.ACCESS_TOKEN not in text and "@" not in text
+    return report
+
+
+def parked(stack: Stack) -> list[dict[str, Any]]:
+    return read_queue(stack.moto.url, stack.resources.parking_queue_url)
+
+
+def event_ids(letters: list[dict[str, Any]]) -> list[str]:
+    return sorted(event["event_id"] for letter in letters for event in letter["request"]["data"])
+
+
+def sent_since(stack: Stack, before: int) -> list[Any]:
+    return [record.body for record in stack.sandbox.requests()[before:]]
+
+
+def test_retryable_letters_are_redriven_with_their_event_ids_then_deleted(stack: Stack) -> None:
+    # Given three requests dead-lettered during an outage
+    dead_letter(stack, "webhook-add-to-cart", "webhook-purchase", "webhook-custom-mapped")
+    letters = stack.dead_letters()
+    assert len(letters) == 3
+    before = len(stack.sandbox.requests())
+
+    # When TikTok is back and the redrive runs
+    report = run(stack)
+
+    # Then every stored request body reached TikTok unchanged, and the queue is empty
+    assert report.messages_read == 3
+    assert report.messages_redriven == 3
+    assert report.events_redriven == len(event_ids(letters)) == 4
+    assert (report.parked, report.requeued, report.left, report.stopped) == ({}, {}, {}, None)
+    sent = sorted(json.dumps(body, sort_keys=True) for body in sent_since(stack, before))
+    assert sent == sorted(json.dumps(letter["request"], sort_keys=True) for letter in letters)
+    assert sorted(event["event_id"] for event in stack.sandbox.accepted_events()) == event_ids(letters)
+    assert stack.dead_letters() == []
+    assert parked(stack) == []
+
+
+def test_non_retryable_letters_are_parked_by_reason_and_not_sent(stack: Stack) -> None:
+    dead_letter(stack, "webhook-add-to-cart", fault={"kind": "tiktok_code", "code": 40002})
+    dead_letter(stack, "webhook-checkout", fault={"kind": "tiktok_code", "code": 40001})
+    dead_letter(stack, "webhook-purchase")
+    rejected = {letter["reason"]: letter for letter in stack.dead_letters()}
+    assert set(rejected) == {"rejected", "no_permission", "server_error"}
+    before = len(stack.sandbox.requests())
+
+    report = run(stack)
+
+    assert report.parked == {"rejected": 1, "no_permission": 1}
+    assert report.messages_redriven == 1
+    assert report.messages_read == 3
+    assert [body["data"][0]["event_id"] for body in sent_since(stack, before)] == [
+        rejected["server_error"]["request"]["data"][0]["event_id"]
+    ]
+    assert stack.dead_letters() == []
+    in_parking = {letter["parked_reason"]: letter for letter in parked(stack)}
+    assert set(in_parking) == {"rejected", "no_permission"}
+    for reason, letter in in_parking.items():
+        assert letter["request"] == rejected[reason]["request"]
+        assert letter["retryable"] is False
+
+
+def test_without_a_parking_queue_non_retryable_letters_stay(stack: Stack) -> None:
+    dead_letter(stack, "webhook-add-to-cart", fault={"kind": "tiktok_code", "code": 40002})
+
+    report = run(stack, parking=False)
+
+    assert report.left == {"rejected": 1}
+    assert [letter["reason"] for letter in stack.dead_letters()] == ["rejected"]
+    assert parked(stack) == []
+
+
+def test_a_letter_stays_when_the_parking_queue_cannot_be_written(stack: Stack) -> None:
+    dead_letter(stack, "webhook-add-to-cart", fault={"kind": "tiktok_code", "code": 40002})
+    dead_letter(stack, "webhook-purchase")
+    before = stack.dead_letters()
+
+    report = run(stack, parking_queue_url=stack.resources.parking_queue_url + "-missing")
+
+    assert report.stopped == "sqs_unavailable"
+    assert report.parked == {}
+    assert report.left["sqs_unavailable"] >= 1
+    remaining = stack.dead_letters()
+    assert [letter for letter in remaining if letter["reason"] == "rejected"] == [
+        letter for letter in before if letter["reason"] == "rejected"
+    ]
+    assert len(remaining) + report.messages_redriven == 2
+
+
+def test_a_failed_redrive_requeues_with_the_attempt_count_until_attempts_are_exhausted(stack: Stack) -> None:
+    dead_letter(stack, "webhook-add-to-cart")
+    (original,) = stack.dead_letters()
+    stack.sandbox.set_random_faults(1.0, OUTAGE, seed=1)
+
+    first = run(stack, max_attempts=3)
+    (again,) = stack.dead_letters()
+    second = run(stack, max_attempts=3)
+    (twice,) = stack.dead_letters()
+    third = run(stack, max_attempts=3)
+
+    assert first.requeued == second.requeued == {"server_error": 1}
+    assert (again["redrive_attempts"], twice["redrive_attempts"]) == (1, 2)
+    assert (again["attempts"], twice["attempts"]) == (original["attempts"] + 1, original["attempts"] + 2)
+    assert again["request"] == twice["request"] == original["request"]
+    assert again["error"]["http_status"] == 503
+    assert third.parked == {"attempts_exhausted": 1}
+    assert third.requeued == {}
+    assert stack.dead_letters() == []
+    (exhausted,) = parked(stack)
+    assert exhausted["parked_reason"] == "attempts_exhausted"
+    assert exhausted["redrive_attempts"] == 3
+    assert exhausted["request"] == original["request"]
+    assert stack.sandbox.accepted_events() == []
+
+
+def test_a_letter_already_at_the_limit_is_parked_without_being_sent(stack: Stack) -> None:
+    dead_letter(stack, "webhook-add-to-cart")
+    stack.sandbox.set_random_faults(1.0, OUTAGE, seed=1)
+    run(stack)
+    stack.sandbox.set_random_faults(0, [])
+    before = len(stack.sandbox.requests())
+
+    report = run(stack, max_attempts=1)
+
+    assert report.parked == {"attempts_exhausted": 1}
+    assert sent_since(stack, before) == []
+    assert [letter["redrive_attempts"] for letter in parked(stack)] == [1]
+
+
+def test_an_outage_during_the_redrive_stops_it_without_burning_every_attempt(stack: Stack) -> None:
+    samples = ["webhook-add-to-cart", "webhook-add-to-wishlist", "webhook-checkout", "webhook-purchase"]
+    dead_letter(stack, *samples, "webhook-custom-mapped")
+    stack.sandbox.set_random_faults(1.0, OUTAGE, seed=1)
+
+    report = run(stack)
+
+    assert report.messages_read == 5
+    assert report.requeued == {"server_error": FAILURES_BEFORE_STOP}
+    assert report.left == {"tiktok_unavailable": 5 - FAILURES_BEFORE_STOP}
+    assert report.stopped == "tiktok_unavailable"
+    attempts = sorted(letter["redrive_attempts"] for letter in stack.dead_letters())
+    assert attempts == [0] * (5 - FAILURES_BEFORE_STOP) + [1] * FAILURES_BEFORE_STOP
+
+
+def test_token_rejected_letters_are_redriven_once_the_secret_is_fixed(stack: Stack) -> None:
+    # Given TikTok revoked the token: the Webhook path dead-letters with token_rejected
+    stack.sandbox.set_access_tokens(["rotated-token"])
+    dead_letter(stack, "webhook-add-to-cart", "webhook-purchase", outage=False)
+    letters = stack.dead_letters()
+    assert {letter["reason"] for letter in letters} == {"token_rejected"}
+
+    # When the redrive runs before the secret is fixed, it stops at the first rejection
+    stale = run(stack)
+    assert stale.requeued == {"token_rejected": 1}
+    assert stale.stopped == "token_rejected"
+    assert stale.left == {"token_rejected": 1}
+
+    # And after the secret is fixed (the cached old token is rejected, then re-read), both go through
+    stack.put_secret({**demo.SECRET, "tiktok_access_token": "rotated-token"})
+    fixed = run(stack)
+    assert fixed.messages_redriven == 2
+    assert stack.dead_letters() == []
+    assert sorted(event["event_id"] for event in stack.sandbox.accepted_events()) == event_ids(letters)
+
+
+def test_a_dry_run_reports_the_plan_and_changes_nothing(stack: Stack) -> None:
+    dead_letter(stack, "webhook-add-to-cart", "webhook-custom-mapped")
+    dead_letter(stack, "webhook-purchase", fault={"kind": "tiktok_code", "code": 40002})
+    letters = stack.dead_letters()
+    boto3.client("sqs").send_message(QueueUrl=stack.resources.queue_url, MessageBody="not a dead letter")
+    before = len(stack.sandbox.requests())
+
+    report = run(stack, dry_run=True)
+
+    assert report.messages_read == 4
+    assert report.left == {"dry_run": 4}
+    assert (report.would_send_messages, report.would_send_events) == (2, 3)
+    assert report.would_park == {"rejected": 1, "malformed": 1}
+    assert report.messages_redriven == 0 and report.parked == {} and report.requeued == {}
+    planned: dict[str, list[str]] = {"send": [], "park": []}
+    for entry in report.plan:
+        planned[str(entry["action"])].extend(entry.get("event_ids", []))  # type: ignore[arg-type]
+    retryable = [letter for letter in letters if letter.get("retryable")]
+    assert sorted(planned["send"]) == event_ids(retryable)
+    assert sent_since(stack, before) == []
+    assert parked(stack) == []
+    # The messages are visible again, unchanged (read_queue skips the body it cannot parse).
+    after = read_queue_raw(stack)
+    assert sorted(after) == sorted(
+        [json.dumps(letter, sort_keys=True) for letter in letters] + ["not a dead letter"]
+    )
+
+
+def read_queue_raw(stack: Stack) -> list[str]:
+    sqs = boto3.client("sqs")
+    bodies: list[str] = []
+    receipts: list[str] = []
+    while batch := sqs.receive_message(
+        QueueUrl=stack.resources.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+    ).get("Messages", []):
+        for message in batch:
+            body = message["Body"]
+            try:
+                bodies.append(json.dumps(json.loads(body), sort_keys=True))
+            except ValueError:
+                bodies.append(body)
+            receipts.append(message["ReceiptHandle"])
+    for receipt in receipts:
+        sqs.change_message_visibility(
+            QueueUrl=stack.resources.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+        )
+    return bodies
+
+
+def test_malformed_messages_are_parked_not_lost(stack: Stack) -> None:
+    odd = [
+        "not json {",
+        json.dumps({"version": 1, "reason": "server_error", "retryable": True, "request": "x"}),
+        json.dumps({"version": 99, "something": "else"}),
+    ]
+    sqs = boto3.client("sqs")
+    for body in odd:
+        sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=body)
+    before = len(stack.sandbox.requests())
+
+    report = run(stack)
+
+    assert report.parked == {"malformed": 3}
+    assert report.messages_read == 3
+    assert sent_since(stack, before) == []
+    assert read_queue_raw(stack) == []
+    bodies: list[str] = []
+    while batch := sqs.receive_message(
+        QueueUrl=stack.resources.parking_queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        for message in batch:
+            assert message["MessageAttributes"]["reason"]["StringValue"] == "malformed"
+            bodies.append(message["Body"])
+            sqs.delete_message(
+                QueueUrl=stack.resources.parking_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+    assert "not json {" in bodies
+    documents = [json.loads(body) for body in bodies if body != "not json {"]
+    assert sorted(document["parked_reason"] for document in documents) == ["malformed", "malformed"]
+    assert {document.get("version") for document in documents} == {1, 99}
+
+
+def test_the_lambda_function_redrives_up_to_max_messages_and_counts(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead_letter(stack, "webhook-add-to-cart", "webhook-purchase", "webhook-checkout")
+    stack.set_env("REDRIVE_MAX_ATTEMPTS", "2")
+    capsys.readouterr()
+
+    answer = lambda_handler({"max_messages": 2}, LocalLambdaContext(timeout_s=120))
+
+    assert answer["messages_read"] == 2
+    assert answer["redriven"] == {"messages": 2, "events": 2}
+    assert answer["dry_run"] is False
+    assert len(stack.dead_letters()) == 1
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [document["EventsRedriven"] for document in metrics] == [[2.0]]
+
+
+def test_the_lambda_function_dry_run(stack: Stack) -> None:
+    dead_letter(stack, "webhook-add-to-cart")
+
+    answer = lambda_handler(
+        {"dry_run": True, "max_messages": 1},
+        LocalLambdaContext(timeout_s=120),
+    )
+
+    assert answer["dry_run"] is True
+    assert answer["would_send"] == {"messages": 1, "events": 1}
+    assert answer["left"] == {"dry_run": 1}
+    assert len(stack.dead_letters()) == 1

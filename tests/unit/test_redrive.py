@@ -1,0 +1,181 @@
+"""The redrive's pure parts: its configuration, invocation options, letter parsing and report."""
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tiktok_connector.config import reset_settings
+from tiktok_connector.errors import ConfigurationError
+from tiktok_connector.redrive import (
+    RedriveReport,
+    invocation_options,
+    load_redrive_settings,
+    parse_letter,
+)
+
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/connector-dlq"
+PARKING = "https://sqs.us-east-1.amazonaws.com/123456789012/connector-parking"
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    monkeypatch.setenv("SECRET_ID", "connector-secret")
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", QUEUE)
+    monkeypatch.delenv("TIKTOK_API_URL", raising=False)
+    monkeypatch.delenv("CUSTOM_MAPPINGS", raising=False)
+    reset_settings()
+    yield {"PARKING_QUEUE_URL": PARKING, "REDRIVE_MAX_ATTEMPTS": "3"}
+    reset_settings()
+
+
+def letter(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "version": 1,
+        "reason": "server_error",
+        "retryable": True,
+        "attempts": 4,
+        "redrive_attempts": 0,
+        "first_attempt_at": "2026-11-25T10:00:00.000+00:00",
+        "last_attempt_at": "2026-11-25T10:00:01.000+00:00",
+        "dead_lettered_at": "2026-11-25T10:00:01.000+00:00",
+        "error": {"http_status": 503, "tiktok_code": None, "message": "", "request_id": None},
+        "source": {
+            "origin": "webhook",
+            "events": [{"event_id": "e-1", "batch_id": "7", "source_event_id": "9"}],
+        },
+        "request": {
+            "event_source": "web",
+            "event_source_id": "PIXEL",
+            "data": [{"event": "ViewContent", "event_id": "e-1"}],
+        },
+    }
+    document.update(changes)
+    return document
+
+
+def test_settings_come_from_the_shared_configuration_and_the_redrive_variables(
+    environment: dict[str, str],
+) -> None:
+    settings = load_redrive_settings(environment)
+
+    assert (settings.secret_id, settings.queue_url, settings.parking_queue_url) == (
+        "connector-secret",
+        QUEUE,
+        PARKING,
+    )
+    assert settings.max_attempts == 3
+    assert settings.api_url.startswith("https://business-api.tiktok.com/")
+
+
+def test_max_attempts_defaults_to_five_and_parking_is_optional(environment: dict[str, str]) -> None:
+    settings = load_redrive_settings({})
+
+    assert settings.max_attempts == 5
+    assert settings.parking_queue_url is None
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "five", "2.5"])
+def test_an_invalid_max_attempts_is_a_clear_error(environment: dict[str, str], value: str) -> None:
+    with pytest.raises(ConfigurationError, match="REDRIVE_MAX_ATTEMPTS"):
+        load_redrive_settings({**environment, "REDRIVE_MAX_ATTEMPTS": value})
+
+
+@pytest.mark.parametrize("value", ["connector-parking", QUEUE])
+def test_an_invalid_parking_queue_is_a_clear_error(environment: dict[str, str], value: str) -> None:
+    with pytest.raises(ConfigurationError, match="PARKING_QUEUE_URL"):
+        load_redrive_settings({**environment, "PARKING_QUEUE_URL": value})
+
+
+def test_a_missing_dead_letter_queue_is_named(
+    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEAD_LETTER_QUEUE_URL")
+    reset_settings()
+
+    with pytest.raises(ConfigurationError, match="DEAD_LETTER_QUEUE_URL"):
+        load_redrive_settings(environment)
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({}, (False, None)),
+        ({"dry_run": True, "max_messages": 20}, (True, 20)),
+        ({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, (False, None)),
+        (None, (False, None)),
+    ],
+)
+def test_invocation_options(event: object, expected: tuple[bool, int | None]) -> None:
+    assert invocation_options(event) == expected
+
+
+@pytest.mark.parametrize(
+    "event", [{"dry_run": "yes"}, {"max_messages": 0}, {"max_messages": "10"}, {"max_messages": True}]
+)
+def test_invalid_invocation_options_are_refused(event: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"dry_run|max_messages"):
+        invocation_options(event)
+
+
+def test_a_letter_is_parsed_with_its_sources_and_event_ids() -> None:
+    parsed = parse_letter(json.dumps(letter(redrive_attempts=2)))
+
+    assert parsed is not None
+    assert (parsed.reason, parsed.retryable, parsed.attempts, parsed.redrive_attempts) == (
+        "server_error",
+        True,
+        4,
+        2,
+    )
+    assert parsed.event_ids == ["e-1"]
+    assert parsed.sources[0].batch_id == "7"
+    assert parsed.origin == "webhook"
+    assert parsed.first_attempt_at == 1795600800.0
+
+
+def test_token_rejected_is_retryable_even_if_the_letter_says_otherwise() -> None:
+    parsed = parse_letter(json.dumps(letter(reason="token_rejected", retryable=False)))
+
+    assert parsed is not None and parsed.retryable
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        json.dumps(letter(version=2)),
+        json.dumps({key: value for key, value in letter().items() if key != "request"}),
+        json.dumps(letter(retryable="true")),
+        json.dumps(letter(redrive_attempts=-1)),
+        json.dumps(letter(request={"data": []})),
+        json.dumps(letter(source={"origin": "webhook", "events": []})),
+        json.dumps(letter(source={"origin": "webhook", "events": [{"event_id": "e-1", "unexpected": 1}]})),
+        json.dumps(letter(source={"origin": "webhook", "events": [{"event_id": 1}]})),
+    ],
+)
+def test_anything_else_is_malformed(body: str) -> None:
+    assert parse_letter(body) is None
+
+
+def test_the_report_adds_up_and_shows_the_plan_only_for_a_dry_run() -> None:
+    report = RedriveReport(
+        dry_run=False,
+        messages_read=7,
+        messages_redriven=3,
+        events_redriven=5,
+        parked=Counter({"rejected": 1, "malformed": 1}),
+        requeued=Counter({"server_error": 1}),
+        left=Counter({"tiktok_unavailable": 1}),
+        stopped="tiktok_unavailable",
+    )
+
+    assert report.accounted == report.messages_read
+    document = report.to_dict()
+    assert document["redriven"] == {"messages": 3, "events": 5}
+    assert document["parked"] == {"malformed": 1, "rejected": 1}
+    assert "plan" not in document
+    assert "plan" in RedriveReport(dry_run=True).to_dict()
