@@ -129,11 +129,11 @@ def _parse_entry(entry: object, where: str) -> CustomMapping:
     if unknown:
         raise ConfigurationError(f"{where}.match: unknown key {unknown[0]!r}")
     event_type = match.get("event_type")
-    if event_type not in MATCHABLE_EVENT_TYPES:
+    # Checked as a string first: a list or object here is unhashable and must not escape as TypeError.
+    if not isinstance(event_type, str) or event_type not in MATCHABLE_EVENT_TYPES:
         raise ConfigurationError(
             f"{where}.match.event_type: {event_type!r} is not one of {sorted(MATCHABLE_EVENT_TYPES)}"
         )
-    assert isinstance(event_type, str)
     event_name = _optional_text(match, "event_name", f"{where}.match")
     product_action = _optional_text(match, "product_action", f"{where}.match")
     custom_event_type = _optional_text(match, "custom_event_type", f"{where}.match")

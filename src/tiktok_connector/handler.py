@@ -7,7 +7,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tiktok_connector import webhook_route
+from tiktok_connector import firehose_route, webhook_route
 from tiktok_connector.errors import (
     BadRequestError,
     ConfigurationError,
@@ -26,9 +26,18 @@ def post_events() -> Response[str]:
     return webhook_route.handle(app.current_event.raw_event, app.lambda_context)
 
 
+@app.post("/firehose")
+def post_firehose() -> Response[str]:
+    return firehose_route.handle(app.current_event.raw_event, app.lambda_context)
+
+
 @app.not_found
 def not_found(_: Exception) -> Response[str]:
-    return error_response(404, "not_found", "no such route: POST /events is the Webhook endpoint")
+    return error_response(
+        404,
+        "not_found",
+        "no such route: POST /events (Webhook) and POST /firehose (Firehose) are the endpoints",
+    )
 
 
 @app.exception_handler(BadRequestError)

@@ -1,0 +1,269 @@
+"""mParticle's Firehose messages (partner protocol, SPEC 2.2) parsed into the internal model.
+
+Only the names differ from the Webhook batch: a `product_action` event is a `commerce_event`,
+`attributes` are the custom attributes, the event's `id` UUID plays the role of `source_message_id`.
+Mapping stays in `mapping.py`, shared with the Webhook path.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from tiktok_connector.config import validated_mapping_settings
+from tiktok_connector.custom_mappings import CustomMapping
+from tiktok_connector.errors import BadRequestError, ConfigurationError
+from tiktok_connector.firehose_registration import (
+    ACCESS_TOKEN,
+    CONTENT_TYPE,
+    EMAIL_IDENTITY_TYPE,
+    EXTERNAL_IDENTITY_TYPE,
+    PHONE_IDENTITY_TYPE,
+    PIXEL_ID,
+    SETTING_DEFAULTS,
+)
+from tiktok_connector.identities import canonical_identity_type
+from tiktok_connector.mapping import MappingSettings
+from tiktok_connector.model import Batch, Event, Identity, IdentityEncoding, Product
+from tiktok_connector.values import to_flag, to_int64, to_text
+
+REGISTRATION_REQUEST: Final = "module_registration_request"
+EVENT_PROCESSING_REQUEST: Final = "event_processing_request"
+NOOP_RESPONSES: Final = {
+    "audience_subscription_request": "audience_subscription_response",
+    "audience_membership_change_request": "audience_membership_change_response",
+    "dsr_processing_request": "dsr_processing_response",
+}
+"""Messages this integration answers without acting on them (it registers no audience or DSR support)."""
+
+# Firehose event types under their Webhook names; the others keep theirs (and are unsupported).
+_EVENT_TYPES: Final = {
+    "product_action": "commerce_event",
+    "promotion_action": "commerce_event",
+    "impression": "commerce_event",
+}
+_ENCODINGS: Final[dict[str, IdentityEncoding]] = {"raw": "raw", "sha256": "sha256"}
+_SETTING_NAMES: Final = {
+    "email_identity_type": EMAIL_IDENTITY_TYPE,
+    "external_identity_type": EXTERNAL_IDENTITY_TYPE,
+    "phone_identity_type": PHONE_IDENTITY_TYPE,
+    "content_type": CONTENT_TYPE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FirehoseMessage:
+    """Any Firehose message: its `type` discriminator, its `id` and the whole document."""
+
+    type: str
+    id: str | None
+    document: dict[str, object] = field(repr=False)
+
+
+@dataclass(slots=True)
+class EventProcessingRequest:
+    id: str | None
+    batch: Batch
+    account_settings: dict[str, str] = field(repr=False)  # holds the TikTok access token
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """The settings of one Firehose request, validated: what the Webhook path reads from the environment."""
+
+    pixel_id: str
+    mapping: MappingSettings
+    access_token: str | None = field(default=None, repr=False)
+
+
+def message_type(document: object) -> str | None:
+    """The `type` of a decoded message, or None when it is not a Firehose message object."""
+    if not isinstance(document, dict):
+        return None
+    kind = document.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def message_id(document: object) -> str | None:
+    raw = document.get("id") if isinstance(document, dict) else None
+    return raw.strip() if isinstance(raw, str) and raw.strip() else None
+
+
+def parse_message(document: object) -> FirehoseMessage:
+    """A decoded body as a Firehose message; anything else is a 400."""
+    if not isinstance(document, dict):
+        raise BadRequestError("body must be a Firehose message object")
+    kind = message_type(document)
+    if kind is None:
+        raise BadRequestError("the Firehose message has no 'type'")
+    return FirehoseMessage(type=kind, id=message_id(document), document=document)
+
+
+def parse_event_processing_request(document: Mapping[str, object]) -> EventProcessingRequest:
+    """An `event_processing_request` as one internal batch plus its account settings."""
+    raw_events = document.get("events")
+    if raw_events is None:
+        raw_events = []
+    elif not isinstance(raw_events, list):
+        raise BadRequestError("events must be a list of events")
+    account = document.get("account")
+    if account is not None and not isinstance(account, dict):
+        raise BadRequestError("account must be an object")
+    account = account or {}
+    runtime = document.get("runtime_environment")
+    if runtime is None:
+        runtime = {}
+    elif not isinstance(runtime, dict):
+        raise BadRequestError("runtime_environment must be an object")
+    request_id = message_id(document)
+    mpid = to_text(document.get("mpid"))
+    batch = Batch(
+        events=[_parse_event(item, mpid) for item in raw_events],
+        identities=_parse_identities(document.get("user_identities")),
+        ip=_present(runtime.get("client_ip_address")),
+        user_agent=_present(runtime.get("http_header_user_agent")),
+        batch_id=request_id,
+        timestamp_ms=to_int64(document.get("timestamp_ms")),
+    )
+    return EventProcessingRequest(
+        id=request_id,
+        batch=batch,
+        account_settings=_parse_account_settings(account.get("account_settings")),
+        account_id=to_text(account.get("account_id")),
+    )
+
+
+def connection_settings(
+    account_settings: Mapping[str, str],
+    *,
+    default_phone_region: str,
+    custom_mappings: tuple[CustomMapping, ...],
+) -> ConnectionSettings:
+    """Validate a request's settings; a bad one is a 400 naming its setting id (mParticle won't retry)."""
+
+    def setting(setting_id: str) -> str:
+        value = account_settings.get(setting_id, "").strip()
+        return value or SETTING_DEFAULTS.get(setting_id, "")
+
+    pixel_id = setting(PIXEL_ID)
+    if not pixel_id:
+        raise BadRequestError(f"account setting {PIXEL_ID} is required (the TikTok Pixel Id)")
+    try:
+        mapping = validated_mapping_settings(
+            email_identity_type=setting(EMAIL_IDENTITY_TYPE),
+            external_identity_type=setting(EXTERNAL_IDENTITY_TYPE),
+            phone_identity_type=setting(PHONE_IDENTITY_TYPE),
+            content_type=setting(CONTENT_TYPE),
+            default_phone_region=default_phone_region,
+            custom_mappings=custom_mappings,
+            label=lambda name: f"account setting {_SETTING_NAMES.get(name, name)}",
+        )
+    except ConfigurationError as error:
+        raise BadRequestError(str(error)) from None
+    return ConnectionSettings(pixel_id=pixel_id, mapping=mapping, access_token=setting(ACCESS_TOKEN) or None)
+
+
+def _parse_account_settings(raw: object) -> dict[str, str]:
+    """Settings arrive as strings; numbers and booleans are read as their text, anything else ignored."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise BadRequestError("account.account_settings must be an object of setting id to string")
+    settings = {}
+    for key, value in raw.items():
+        if isinstance(value, bool):
+            settings[key] = "true" if value else "false"
+        else:
+            text = value if isinstance(value, str) else to_text(value)
+            if text is not None:
+                settings[key] = text
+    return settings
+
+
+def _parse_identities(raw: object) -> dict[str, Identity]:
+    """`[{type, encoding, value}]` with Firehose type names; md5/sha1 values cannot become SHA-256."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise BadRequestError("user_identities must be a list of {type, encoding, value}")
+    identities: dict[str, Identity] = {}
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        identity_type, encoding, value = item.get("type"), item.get("encoding", "raw"), item.get("value")
+        if not isinstance(identity_type, str) or not isinstance(value, str) or not value.strip():
+            continue
+        known_encoding = _ENCODINGS.get(encoding.strip().lower()) if isinstance(encoding, str) else None
+        canonical = canonical_identity_type(identity_type)
+        if known_encoding is not None and canonical is not None and canonical not in identities:
+            identities[canonical] = Identity(value, known_encoding)
+    return identities
+
+
+def _parse_event(raw: object, mpid: str | None) -> Event:
+    if not isinstance(raw, dict):
+        return Event(event_type="unknown", invalid_reason="event is not an object")
+    firehose_type = raw.get("type")
+    if not isinstance(firehose_type, str):
+        return Event(event_type="unknown", invalid_reason="event has no type")
+    event_uuid = to_text(raw.get("id"))
+    event = Event(
+        event_type=_EVENT_TYPES.get(firehose_type, firehose_type),
+        event_id=event_uuid or _derived_event_id(raw, mpid),
+        source_event_id=event_uuid,
+        timestamp_ms=to_int64(raw.get("timestamp_ms")),
+        custom_attributes=_object(raw.get("attributes")),
+        custom_flags=_flags(raw.get("custom_flags")),
+    )
+    if firehose_type == "product_action":
+        _read_product_action(event, raw)
+    elif firehose_type == "custom_event":
+        event.name = to_text(raw.get("name"))
+        event.custom_event_type = to_text(raw.get("custom_event_type"))
+    elif firehose_type == "screen_view":
+        event.name = to_text(raw.get("screen_name"))
+    return event
+
+
+def _read_product_action(event: Event, raw: dict[str, object]) -> None:
+    products = raw.get("products")
+    if products is not None and not isinstance(products, list):
+        event.invalid_reason = "products is not a list"
+        return
+    event.product_action = to_text(raw.get("action"))
+    event.transaction_id = raw.get("transaction_id")
+    event.total_amount = raw.get("total_amount")
+    event.currency_code = raw.get("currency_code")
+    event.products = [
+        Product(
+            id=item.get("id"),
+            name=item.get("name"),
+            category=item.get("category"),
+            price=item.get("price"),
+            quantity=item.get("quantity"),
+        )
+        for item in products or ()
+        if isinstance(item, dict)
+    ]
+
+
+def _present(value: object) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _object(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _flags(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {key: flag for key, raw in value.items() if (flag := to_flag(raw)) is not None}
+
+
+def _derived_event_id(raw: dict[str, object], mpid: str | None) -> str:
+    """An event without an `id` still needs one that is the same when mParticle resends the request."""
+    canonical = json.dumps([mpid, raw], sort_keys=True, separators=(",", ":"), default=str)
+    return "mp-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

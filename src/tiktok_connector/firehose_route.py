@@ -1,0 +1,116 @@
+"""`POST /firehose`: mParticle's partner protocol (Firehose over HTTPS, SPEC 2.2).
+
+Registration needs no authentication (mParticle imports it before it issues the token), so the body
+is read (under the size limit) before the `Authorization: Token <token>` check; every other message
+is refused with 401 before it is parsed any further.
+"""
+
+from collections.abc import Mapping
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tiktok_connector.config import Settings, get_settings
+from tiktok_connector.errors import BadRequestError, ConfigurationError
+from tiktok_connector.firehose_input import (
+    EVENT_PROCESSING_REQUEST,
+    NOOP_RESPONSES,
+    REGISTRATION_REQUEST,
+    connection_settings,
+    message_id,
+    message_type,
+    parse_event_processing_request,
+    parse_message,
+)
+from tiktok_connector.firehose_registration import ACCESS_TOKEN, registration_response, response_envelope
+from tiktok_connector.http_edge import (
+    error_response,
+    header,
+    json_response,
+    request_body,
+    require_authorization,
+)
+from tiktok_connector.observability import logger, metrics
+from tiktok_connector.pipeline import process_batches
+from tiktok_connector.secret_store import ConnectorSecret, get_connector_secret
+from tiktok_connector.webhook_input import parse_json
+
+
+def handle(raw_event: Mapping[str, object], context: LambdaContext) -> Response[str]:
+    body = request_body(raw_event)
+    document: object = None
+    malformed: BadRequestError | None = None
+    try:
+        document = parse_json(body)
+    except BadRequestError as error:
+        malformed = error
+    if message_type(document) == REGISTRATION_REQUEST:
+        logger.info("firehose registration requested")
+        metrics.add_metric(name="FirehoseRegistrations", unit=MetricUnit.Count, value=1)
+        return json_response(200, registration_response(message_id(document)))
+
+    settings = get_settings()
+    secret = get_connector_secret(settings.secret_id)
+    if not secret.firehose_token:
+        raise ConfigurationError("the secret has no firehose_token value")
+    headers = raw_event.get("headers")
+    require_authorization(
+        header(headers if isinstance(headers, dict) else None, "authorization"),
+        secret.firehose_token,
+        scheme="Token",
+    )
+    if malformed is not None:
+        raise malformed
+    message = parse_message(document)
+    logger.info("firehose message", extra={"message_type": message.type, "message_id": message.id})
+    if message.type == EVENT_PROCESSING_REQUEST:
+        return _process_events(message.document, settings, secret, context)
+    if message.type in NOOP_RESPONSES:
+        # No audience or DSR support is registered: acknowledge, act on nothing.
+        metrics.add_metric(name="FirehoseMessagesIgnored", unit=MetricUnit.Count, value=1)
+        return json_response(200, response_envelope(NOOP_RESPONSES[message.type], message.id))
+    raise BadRequestError(f"unsupported Firehose message type {message.type!r}")
+
+
+def _process_events(
+    document: Mapping[str, object], settings: Settings, secret: ConnectorSecret, context: LambdaContext
+) -> Response[str]:
+    request = parse_event_processing_request(document)
+    connection = connection_settings(
+        request.account_settings,
+        default_phone_region=settings.default_phone_region,
+        custom_mappings=settings.custom_mappings,
+    )
+    request_token = connection.access_token
+    if request_token is None and not secret.tiktok_access_token:
+        raise BadRequestError(
+            f"account setting {ACCESS_TOKEN} is required (the connector's secret has no tiktok_access_token)"
+        )
+
+    def token_source(force_fetch: bool) -> str | None:
+        # A token from the request cannot be refetched: a rejection of it is final (token_rejected).
+        if request_token is not None:
+            return request_token
+        return get_connector_secret(settings.secret_id, force_fetch=force_fetch).tiktok_access_token
+
+    outcome = process_batches(
+        [request.batch],
+        pixel_id=connection.pixel_id,
+        mapping_settings=connection.mapping,
+        test_event_code=settings.test_event_code,
+        api_url=settings.tiktok_api_url,
+        queue_url=settings.dead_letter_queue_url,
+        token_source=token_source,
+        remaining_ms=context.get_remaining_time_in_millis,
+        origin="firehose",
+    )
+    answer = {**response_envelope("event_processing_response", request.id), **outcome.summary()}
+    if outcome.unaccounted:
+        return error_response(
+            503,
+            "unavailable",
+            f"{outcome.unaccounted} events could be neither delivered nor dead-lettered; resend the request",
+            **answer,
+        )
+    return json_response(200, answer)
