@@ -105,12 +105,44 @@ def parse_custom_mappings(text: str) -> tuple[CustomMapping, ...]:
     try:
         raw = json.loads(text) if text.strip() else []
     except json.JSONDecodeError as error:
+        entry = _entry_with_syntax_error(text)
         raise ConfigurationError(
             f"CUSTOM_MAPPINGS is not valid JSON: {error.msg} at position {error.pos}"
+            + (f" (in {entry})" if entry else "")
         ) from None
     if not isinstance(raw, list):
         raise ConfigurationError("CUSTOM_MAPPINGS must be a JSON array of mappings")
     return tuple(_parse_entry(entry, f"CUSTOM_MAPPINGS[{index}]") for index, entry in enumerate(raw))
+
+
+def _entry_with_syntax_error(text: str) -> str | None:
+    """Name the array entry a JSON syntax error is in, so a long configuration points at the culprit."""
+    decoder = json.JSONDecoder()
+    position = _skip_whitespace(text, 0)
+    if not text.startswith("[", position):
+        return None
+    position += 1
+    index = 0
+    while True:
+        position = _skip_whitespace(text, position)
+        if index == 0 and text.startswith("]", position):
+            return None
+        try:
+            _, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return f"CUSTOM_MAPPINGS[{index}]"
+        position = _skip_whitespace(text, position)
+        if not text.startswith(",", position):
+            # A missing delimiter or trailing text after this entry.
+            return None if text.startswith("]", position) else f"CUSTOM_MAPPINGS[{index}]"
+        position += 1
+        index += 1
+
+
+def _skip_whitespace(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\n\r":
+        position += 1
+    return position
 
 
 def _parse_entry(entry: object, where: str) -> CustomMapping:

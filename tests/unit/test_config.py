@@ -1,0 +1,222 @@
+"""Configuration (SPEC 6): required variables, defaults, and validation that names the culprit."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tiktok_connector.config import DEFAULT_TIKTOK_API_URL, get_settings, load_settings, reset_settings
+from tiktok_connector.errors import ConfigurationError
+from tiktok_connector.mapping import MappingSettings, map_batches
+from tiktok_connector.webhook_input import parse_webhook_body
+
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/tiktok-dead-letters"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tiktok-connector-AbCdEf"
+REQUIRED = {"TIKTOK_PIXEL_ID": "C4PIXEL", "SECRET_ID": SECRET_ARN, "DEAD_LETTER_QUEUE_URL": QUEUE_URL}
+
+
+def env(**overrides: str) -> dict[str, str]:
+    return {**REQUIRED, **overrides}
+
+
+def without(name: str) -> dict[str, str]:
+    return {k: v for k, v in REQUIRED.items() if k != name}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_cache() -> Iterator[None]:
+    reset_settings()
+    yield
+    reset_settings()
+
+
+def test_defaults_are_exactly_the_spec_defaults() -> None:
+    settings = load_settings(REQUIRED)
+    assert settings.secret_id == SECRET_ARN
+    assert settings.dead_letter_queue_url == QUEUE_URL
+    assert settings.tiktok_api_url == DEFAULT_TIKTOK_API_URL
+    assert DEFAULT_TIKTOK_API_URL == "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+    assert settings.test_event_code is None
+    assert settings.default_phone_region == "US"
+    assert settings.custom_mappings == ()
+    pixel_id, mapping = settings.webhook_settings()
+    assert pixel_id == "C4PIXEL"
+    assert mapping == MappingSettings(
+        email_identity_type="email",
+        external_identity_type="customer_id",
+        phone_identity_type="mobile_number",
+        content_type="product",
+        default_phone_region="US",
+        custom_mappings=(),
+    )
+
+
+def test_empty_values_take_the_defaults() -> None:
+    settings = load_settings(
+        env(
+            TIKTOK_API_URL="",
+            EMAIL_IDENTITY_TYPE="",
+            EXTERNAL_IDENTITY_TYPE=" ",
+            PHONE_IDENTITY_TYPE="",
+            CONTENT_TYPE="",
+            DEFAULT_PHONE_REGION="",
+            TIKTOK_TEST_EVENT_CODE="",
+            CUSTOM_MAPPINGS="",
+        )
+    )
+    assert settings.tiktok_api_url == DEFAULT_TIKTOK_API_URL
+    assert settings.test_event_code is None
+    _, mapping = settings.webhook_settings()
+    assert mapping == MappingSettings()
+
+
+def test_every_setting_is_read() -> None:
+    custom = [{"match": {"event_type": "screen_view"}, "tiktok_event": "ViewContent"}]
+    settings = load_settings(
+        env(
+            TIKTOK_API_URL="http://127.0.0.1:9000/open_api/v1.3/event/track/",
+            EMAIL_IDENTITY_TYPE="other",
+            EXTERNAL_IDENTITY_TYPE="other_id_2",
+            PHONE_IDENTITY_TYPE="phone_number_2",
+            CONTENT_TYPE="product_group",
+            DEFAULT_PHONE_REGION="GB",
+            TIKTOK_TEST_EVENT_CODE="TEST12345",
+            CUSTOM_MAPPINGS=json.dumps(custom),
+        )
+    )
+    assert settings.tiktok_api_url == "http://127.0.0.1:9000/open_api/v1.3/event/track/"
+    assert settings.test_event_code == "TEST12345"
+    assert settings.default_phone_region == "GB"
+    assert [m.tiktok_event for m in settings.custom_mappings] == ["ViewContent"]
+    _, mapping = settings.webhook_settings()
+    assert mapping.email_identity_type == "other"
+    assert mapping.external_identity_type == "other_id_2"
+    assert mapping.phone_identity_type == "phone_number_2"
+    assert mapping.content_type == "product_group"
+    assert mapping.default_phone_region == "GB"
+    assert mapping.custom_mappings == settings.custom_mappings
+
+
+@pytest.mark.parametrize("name", ["SECRET_ID", "DEAD_LETTER_QUEUE_URL"])
+@pytest.mark.parametrize("blank", [None, "", "   "])
+def test_a_missing_shared_variable_raises_naming_it(name: str, blank: str | None) -> None:
+    environ = without(name) if blank is None else env(**{name: blank})
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings(environ)
+
+
+@pytest.mark.parametrize("blank", [None, "", "  "])
+def test_a_missing_pixel_id_only_breaks_the_webhook_route(blank: str | None) -> None:
+    environ = without("TIKTOK_PIXEL_ID") if blank is None else env(TIKTOK_PIXEL_ID=blank)
+    settings = load_settings(environ)  # the shared part (Firehose) still works
+    assert settings.secret_id == SECRET_ARN
+    with pytest.raises(ConfigurationError, match="TIKTOK_PIXEL_ID"):
+        settings.webhook_settings()
+
+
+@pytest.mark.parametrize("name", ["EMAIL_IDENTITY_TYPE", "EXTERNAL_IDENTITY_TYPE", "PHONE_IDENTITY_TYPE"])
+@pytest.mark.parametrize("given", ["ssn", "Other 11", "Email 2"])
+def test_a_bad_identity_type_is_named(name: str, given: str) -> None:
+    settings = load_settings(env(**{name: given}))
+    with pytest.raises(ConfigurationError, match=name) as raised:
+        settings.webhook_settings()
+    assert given in str(raised.value)
+
+
+@pytest.mark.parametrize("given", ["products", "sku", "product group", "1"])
+def test_a_bad_content_type_is_named(given: str) -> None:
+    settings = load_settings(env(CONTENT_TYPE=given))
+    with pytest.raises(ConfigurationError, match="CONTENT_TYPE"):
+        settings.webhook_settings()
+
+
+@pytest.mark.parametrize("given", ["XX", "USA", "1", "United States"])
+def test_a_bad_phone_region_is_named(given: str) -> None:
+    with pytest.raises(ConfigurationError, match="DEFAULT_PHONE_REGION"):
+        load_settings(env(DEFAULT_PHONE_REGION=given))
+
+
+def test_a_phone_region_is_upper_cased() -> None:
+    assert load_settings(env(DEFAULT_PHONE_REGION="gb")).default_phone_region == "GB"
+
+
+@pytest.mark.parametrize("given", ["business-api.tiktok.com/open_api", "ftp://tiktok.example/"])
+def test_a_tiktok_api_url_that_is_not_http_is_named(given: str) -> None:
+    with pytest.raises(ConfigurationError, match="TIKTOK_API_URL"):
+        load_settings(env(TIKTOK_API_URL=given))
+
+
+def test_invalid_custom_mappings_fail_every_route_naming_the_entry() -> None:
+    bad = [{"match": {"event_type": "custom_event"}, "tiktok_event": "Contact"}, {"tiktok_event": "Nope"}]
+    with pytest.raises(ConfigurationError, match=r"CUSTOM_MAPPINGS\[1\]"):
+        load_settings(env(CUSTOM_MAPPINGS=json.dumps(bad)))
+    with pytest.raises(ConfigurationError, match="CUSTOM_MAPPINGS"):
+        load_settings(env(CUSTOM_MAPPINGS="[{"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("Customer ID", "customer_id"),
+        ("customer id", "customer_id"),
+        ("Mobile Number", "mobile_number"),
+        ("MOBILE NUMBER", "mobile_number"),
+        ("Other 2", "other_id_2"),
+        ("other 2", "other_id_2"),
+        ("other_id_2", "other_id_2"),
+        ("Phone Number 3", "phone_number_3"),
+        ("Email", "email"),
+    ],
+)
+def test_identity_settings_accept_keys_and_ui_labels_case_insensitively(setting: str, expected: str) -> None:
+    for name, field in (
+        ("EMAIL_IDENTITY_TYPE", "email_identity_type"),
+        ("EXTERNAL_IDENTITY_TYPE", "external_identity_type"),
+        ("PHONE_IDENTITY_TYPE", "phone_identity_type"),
+    ):
+        _, mapping = load_settings(env(**{name: setting})).webhook_settings()
+        assert getattr(mapping, field) == expected, name
+
+
+@pytest.mark.parametrize("setting", ["other_id_2", "Other 2", "OTHER 2"])
+def test_external_identity_type_picks_that_identity(setting: str) -> None:
+    import hashlib
+
+    _, mapping = load_settings(env(EXTERNAL_IDENTITY_TYPE=setting)).webhook_settings()
+    document = {
+        "events": [
+            {
+                "event_type": "commerce_event",
+                "data": {
+                    "product_action": {"action": "add_to_cart"},
+                    "custom_flags": {"TikTok.URL": "https://shop.example.com/"},
+                    "event_id": 1,
+                },
+            }
+        ],
+        "user_identities": [
+            {"identity_type": "customer_id", "identity": "CUST-10042"},
+            {"identity_type": "other_id_2", "identity": "loyalty-7"},
+        ],
+    }
+    result = map_batches(parse_webhook_body(json.dumps(document).encode()), mapping)
+    assert result.mapped[0].payload["user"] == {
+        "external_id": hashlib.sha256(b"loyalty-7").hexdigest(),
+    }
+
+
+def test_get_settings_reads_the_environment_once_and_keeps_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DEFAULT_PHONE_REGION", raising=False)
+    first = get_settings()
+    monkeypatch.setenv("DEFAULT_PHONE_REGION", "GB")
+    assert get_settings() is first  # one value per cold start
+    reset_settings()
+    assert get_settings().default_phone_region == "GB"
+
+    monkeypatch.delenv("SECRET_ID")
+    reset_settings()
+    for _ in range(2):  # raised every time, not only on the first call
+        with pytest.raises(ConfigurationError, match="SECRET_ID"):
+            get_settings()
