@@ -1,0 +1,252 @@
+"""One measurement in a fresh interpreter, run by `bench.run` as `python -P bench/child.py KIND key=value...`.
+
+A fresh process is a cold Lambda container: nothing imported, no cached settings, secret, clients or
+connections. Before the import being timed this file uses only modules every interpreter has loaded at
+start-up (`sys`, `os`, `time`), so the measurement is not flattered by imports of its own. Results go
+to the JSON file named by `out=`; stdout is the function's log stream (the parent discards it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+# `typing` and `collections.abc` are not loaded at start-up: import them for the type checker only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def _options(argv: list[str]) -> dict[str, str]:
+    return dict(arg.split("=", 1) for arg in argv)
+
+
+def _new_trace_id() -> None:
+    """What the Lambda runtime sets before each invocation when active tracing is on."""
+    if os.environ.get("LAMBDA_TASK_ROOT"):
+        stamp = f"{int(time.time()):08x}"
+        os.environ["_X_AMZN_TRACE_ID"] = (
+            f"Root=1-{stamp}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=1"
+        )
+
+
+def _invoker(handler: Handler) -> Callable[[str], dict[str, Any]]:
+    """Call the handler with an API Gateway event for `body`; returns the parsed 200 answer."""
+    import json
+
+    from devstack import demo
+    from devstack.lambda_runtime import LocalLambdaContext, http_api_event
+
+    def invoke(body: str) -> dict[str, Any]:
+        event = http_api_event(body, headers={"authorization": demo.WEBHOOK_AUTHORIZATION})
+        _new_trace_id()
+        response = handler(event, LocalLambdaContext())
+        answer: dict[str, Any] = json.loads(response["body"])
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"handler answered {response['statusCode']}: {answer.get('error')}")
+        return answer
+
+    return invoke
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
+def _write(path: str, result: Mapping[str, object]) -> None:
+    import json
+
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(result, file)
+
+
+def _loaded(*names: str) -> list[str]:
+    return [name for name in names if name in sys.modules]
+
+
+_NOTABLE = ("boto3", "botocore", "requests", "aws_xray_sdk", "phonenumbers", "pydantic", "jmespath", "orjson")
+
+
+def baseline(options: dict[str, str]) -> None:
+    """The reference cold import: the two libraries any such function needs."""
+    started = time.perf_counter()
+    import boto3  # noqa: F401
+    import requests  # noqa: F401
+
+    import_ms = (time.perf_counter() - started) * 1000
+    _write(options["out"], {"import_ms": import_ms, "modules": len(sys.modules)})
+
+
+def cold(options: dict[str, str]) -> None:
+    """Import the handler module, then the first invocation (settings, secret, clients, connection)."""
+    started = time.perf_counter()
+    from tiktok_connector.handler import lambda_handler
+
+    import_ms = (time.perf_counter() - started) * 1000
+    modules_after_import = len(sys.modules)
+    loaded_at_import = _loaded(*_NOTABLE)
+    invoke = _invoker(lambda_handler)
+    body = _read(options["body"])
+    started = time.perf_counter()
+    answer = invoke(body)
+    first_ms = (time.perf_counter() - started) * 1000
+    _write(
+        options["out"],
+        {
+            "import_ms": import_ms,
+            "first_invocation_ms": first_ms,
+            "modules": modules_after_import,
+            "loaded_at_import": loaded_at_import,
+            "loaded_after_invocation": _loaded(*_NOTABLE),
+            # Only the failure path writes dead letters: its SQS client should not exist yet.
+            "sqs_client_created": getattr(sys.modules.get("tiktok_connector.dead_letters"), "_sqs", None)
+            is not None,
+            "forwarded": answer.get("forwarded"),
+        },
+    )
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident set size, KiB.
+
+    `ru_maxrss` is not used: Linux keeps it across `execve`, and `subprocess` starts children with
+    vfork, so a child inherits the benchmark's own (larger) peak. VmHWM belongs to the new image.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def rss(options: dict[str, str]) -> None:
+    """Peak resident set size of a container that imported the handler and served one body."""
+    from tiktok_connector.handler import lambda_handler
+
+    after_import_kib = _peak_rss_kib()
+    invoke = _invoker(lambda_handler)
+    answer = invoke(_read(options["body"]))
+    peak_kib = _peak_rss_kib()
+    _write(
+        options["out"],
+        {
+            "after_import_mb": after_import_kib / 1024,
+            "peak_mb": peak_kib / 1024,
+            "received": answer.get("received"),
+            "forwarded": answer.get("forwarded"),
+            "tiktok_requests": answer.get("tiktok_requests"),
+        },
+    )
+
+
+def latency(options: dict[str, str]) -> None:
+    """Warm invocations against the sandbox, each followed by a bare POST of the same TikTok body."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    from tiktok_connector.handler import lambda_handler
+
+    invoke = _invoker(lambda_handler)
+    url = urlsplit(options["url"])
+    assert url.hostname is not None
+    # The sandbox's own round trip: the least a client can do (keep-alive, no library on top).
+    connection = http.client.HTTPConnection(url.hostname, url.port)
+    headers = {"Access-Token": options["token"], "Content-Type": "application/json"}
+
+    def bare(body: bytes) -> None:
+        connection.request("POST", url.path, body=body, headers=headers)
+        answer = json.loads(connection.getresponse().read())
+        if answer.get("code") != 0:
+            raise RuntimeError(f"sandbox refused the bare request: {answer.get('message')}")
+
+    invocations, warmup = int(options["n"]), int(options["warmup"])
+    results: dict[str, dict[str, list[float]]] = {}
+    for size in options["sizes"].split(","):
+        body = _read(options[f"body{size}"])
+        tiktok_body = _read(options[f"tiktok{size}"]).encode("utf-8")
+        handler_ms: list[float] = []
+        cpu_ms: list[float] = []
+        bare_ms: list[float] = []
+        for index in range(warmup + invocations):
+            started_cpu = time.thread_time()
+            started = time.perf_counter()
+            answer = invoke(body)
+            elapsed = time.perf_counter() - started
+            elapsed_cpu = time.thread_time() - started_cpu
+            if answer.get("forwarded") != int(size):
+                raise RuntimeError(f"expected {size} events forwarded, got {answer}")
+            started_bare = time.perf_counter()
+            bare(tiktok_body)
+            elapsed_bare = time.perf_counter() - started_bare
+            if index >= warmup:
+                handler_ms.append(elapsed * 1000)
+                cpu_ms.append(elapsed_cpu * 1000)
+                bare_ms.append(elapsed_bare * 1000)
+        results[size] = {"handler_ms": handler_ms, "cpu_ms": cpu_ms, "bare_ms": bare_ms}
+    connection.close()
+    _write(options["out"], {"sizes": results, "tracing_loaded": "aws_xray_sdk" in sys.modules})
+
+
+def network(options: dict[str, str]) -> None:
+    """One cold and 100 warm invocations of one container; TikTok requests per batch size."""
+    from tiktok_connector.handler import lambda_handler
+
+    invoke = _invoker(lambda_handler)
+    sizes = [int(size) for size in options["sizes"].split(",")]
+    bodies = {size: _read(options[f"body{size}"]) for size in sizes}
+    warm = int(options["warm"])
+    # Mostly single events, ending with each larger size once: every answer counts its TikTok requests.
+    schedule = [sizes[0]] * (1 + warm - (len(sizes) - 1)) + sizes[1:]
+    per_size: dict[int, dict[str, int]] = {}
+    for size in schedule:
+        answer = invoke(bodies[size])
+        counts = per_size.setdefault(size, {"invocations": 0, "forwarded": 0, "tiktok_requests": 0})
+        counts["invocations"] += 1
+        counts["forwarded"] += int(answer.get("forwarded", 0))
+        counts["tiktok_requests"] += int(answer.get("tiktok_requests", 0))
+    _write(
+        options["out"], {"invocations": len(schedule), "per_size": {str(k): v for k, v in per_size.items()}}
+    )
+
+
+def profile(options: dict[str, str]) -> None:
+    """cProfile of warm invocations; the stats go to `stats=` for `bench.profile` to print."""
+    import cProfile
+
+    from tiktok_connector.handler import lambda_handler
+
+    invoke = _invoker(lambda_handler)
+    body = _read(options["body"])
+    for _ in range(20):
+        invoke(body)
+    profiler = cProfile.Profile()
+    for _ in range(int(options["n"])):
+        profiler.enable()
+        invoke(body)
+        profiler.disable()
+    profiler.dump_stats(options["stats"])
+    _write(options["out"], {})
+
+
+KINDS: dict[str, Callable[[dict[str, str]], None]] = {
+    "baseline": baseline,
+    "cold": cold,
+    "rss": rss,
+    "latency": latency,
+    "network": network,
+    "profile": profile,
+}
+
+if __name__ == "__main__":
+    KINDS[sys.argv[1]](_options(sys.argv[2:]))

@@ -1,0 +1,104 @@
+"""The floor: the least work that turns these batches into TikTok request bodies, in a plain loop.
+
+Parse the JSON, pick the three identities, hash them (SHA-256), build each TikTok event dict, split
+into requests of at most 1,000 events and serialise. It knows the benchmark's input shape and skips
+everything a connector must do for arbitrary input (validation, lenient values, phone parsing,
+custom mappings, skip reasons, warnings), so the project can approach it but not beat it with the
+same JSON library. The floor uses the standard library's `json`, so that adopting a faster library
+in the project shows as a gain rather than raising the bar.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, Final
+
+_NATIVE: Final = {
+    "add_to_cart": "AddToCart",
+    "add_to_wishlist": "AddToWishlist",
+    "purchase": "PlaceAnOrder",
+    "checkout": "InitiateCheckout",
+    "view_detail": "ViewContent",
+}
+_MAX_EVENTS: Final = 1000
+
+Loads = Callable[[str], Any]
+Dumps = Callable[[Any], bytes]
+
+
+def stdlib_codec() -> tuple[Loads, Dumps]:
+    """The floor's JSON: the standard library, a fixed reference whatever the project chooses."""
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    return json.loads, dumps
+
+
+def orjson_codec() -> tuple[Loads, Dumps] | None:
+    """orjson's, when it is installed (then the floor is also reported with it, for information)."""
+    try:
+        import orjson  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return orjson.loads, orjson.dumps
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def floor_requests(body: str, pixel_id: str, loads: Loads, dumps: Dumps) -> list[bytes]:
+    """TikTok request bodies for one Webhook batch of native commerce events."""
+    batch = loads(body)
+    identities = {item["identity_type"]: item["identity"] for item in batch["user_identities"]}
+    identifiers = {
+        "email": _sha256(identities["email"].strip().lower()),
+        "phone": _sha256(identities["mobile_number"].strip()),  # already E.164 in this workload
+        "external_id": _sha256(identities["customer_id"].strip()),
+    }
+    ip = batch["ip"]
+    user_agent = batch["device_info"]["http_header_user_agent"]
+    events = []
+    for event in batch["events"]:
+        data = event["data"]
+        action = data["product_action"]
+        flags = data["custom_flags"]
+        properties: dict[str, Any] = {
+            "contents": [
+                {
+                    "price": product["price"],
+                    "quantity": product["quantity"],
+                    "content_id": str(product["id"]),
+                    "content_category": product["category"],
+                    "content_name": product["name"],
+                }
+                for product in action["products"]
+            ],
+            "content_type": "product",
+            "currency": data["currency_code"],
+            "value": action["total_amount"],
+        }
+        if action["action"] == "purchase":
+            properties["order_id"] = action["transaction_id"]
+        events.append(
+            {
+                "event": _NATIVE[action["action"]],
+                "event_time": data["timestamp_unixtime_ms"] // 1000,
+                "event_id": data["source_message_id"],
+                "user": {
+                    **identifiers,
+                    "ip": ip,
+                    "user_agent": user_agent,
+                    "ttclid": flags["TikTok.Callback"],
+                },
+                "page": {"url": flags["TikTok.URL"], "referrer": flags["TikTok.Referrer"]},
+                "properties": properties,
+            }
+        )
+    return [
+        dumps(
+            {"event_source": "web", "event_source_id": pixel_id, "data": events[start : start + _MAX_EVENTS]}
+        )
+        for start in range(0, len(events), _MAX_EVENTS)
+    ]
