@@ -7,7 +7,6 @@ is refused with 401 before it is parsed any further.
 
 from collections.abc import Mapping
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -25,6 +24,7 @@ from tiktok_connector.firehose_input import (
 )
 from tiktok_connector.firehose_registration import ACCESS_TOKEN, registration_response, response_envelope
 from tiktok_connector.http_edge import (
+    HttpResponse,
     error_response,
     header,
     json_response,
@@ -37,7 +37,7 @@ from tiktok_connector.secret_store import ConnectorSecret, get_connector_secret
 from tiktok_connector.webhook_input import parse_json
 
 
-def handle(raw_event: Mapping[str, object], context: LambdaContext) -> Response[str]:
+def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpResponse:
     body = request_body(raw_event)
     document: object = None
     malformed: BadRequestError | None = None
@@ -75,7 +75,7 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> Response[
 
 def _process_events(
     document: Mapping[str, object], settings: Settings, secret: ConnectorSecret, context: LambdaContext
-) -> Response[str]:
+) -> HttpResponse:
     request = parse_event_processing_request(document)
     connection = connection_settings(
         request.account_settings,

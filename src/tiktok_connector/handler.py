@@ -1,8 +1,13 @@
-"""Lambda entry point: routes, and the one place where domain errors become HTTP statuses."""
+"""Lambda entry point: routes, and the one place where domain errors become HTTP statuses.
 
-from typing import Any
+Routing is a dictionary on the HTTP API's route key. Powertools' APIGatewayHttpResolver did the same
+job but its package import (every resolver, asyncio, data classes) cost ~60 ms of each cold start
+(BENCHMARKS.md); the two routes need none of it.
+"""
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,64 +20,69 @@ from tiktok_connector.errors import (
     UnauthorizedError,
     UnavailableError,
 )
-from tiktok_connector.http_edge import error_response
+from tiktok_connector.http_edge import HttpResponse, error_response
 from tiktok_connector.observability import logger, metrics, tracer
 
-app = APIGatewayHttpResolver()
+Route = Callable[[Mapping[str, object], LambdaContext], HttpResponse]
+ROUTES: Final[dict[tuple[str, str], Route]] = {
+    ("POST", "/events"): webhook_route.handle,
+    ("POST", "/firehose"): firehose_route.handle,
+}
+_REFUSALS: Final[tuple[tuple[type[Exception], int, str], ...]] = (
+    (BadRequestError, 400, "bad_request"),
+    (UnauthorizedError, 401, "unauthorized"),
+    (PayloadTooLargeError, 413, "payload_too_large"),
+)
 
 
-@app.post("/events")
-def post_events() -> Response[str]:
-    return webhook_route.handle(app.current_event.raw_event, app.lambda_context)
+def route(event: Mapping[str, Any], context: LambdaContext) -> HttpResponse:
+    """Dispatch one API Gateway HTTP API event and map every error to its status, here only."""
+    method, path = _method_and_path(event)
+    handle = ROUTES.get((method, path))
+    if handle is None:
+        known = any(route_path == path for _, route_path in ROUTES)
+        status, error = (405, "method_not_allowed") if known else (404, "not_found")
+        return error_response(
+            status, error, "POST /events (Webhook) and POST /firehose (Firehose) are the endpoints"
+        )
+    try:
+        return handle(event, context)
+    except ConfigurationError as problem:
+        metrics.add_metric(name="RequestsMisconfigured", unit=MetricUnit.Count, value=1)
+        logger.error("configuration is invalid", extra={"problem": str(problem)})
+        return error_response(500, "misconfigured", str(problem))
+    except UnavailableError as problem:
+        metrics.add_metric(name="RequestsUnavailable", unit=MetricUnit.Count, value=1)
+        logger.warning("dependency unavailable", extra={"problem": str(problem)})
+        return error_response(503, "unavailable", str(problem))
+    except (BadRequestError, UnauthorizedError, PayloadTooLargeError) as refusal:
+        status, error = next((s, e) for kind, s, e in _REFUSALS if isinstance(refusal, kind))
+        metrics.add_metric(name=f"RequestsRefused_{status}", unit=MetricUnit.Count, value=1)
+        logger.info("request refused", extra={"status": status, "error": error, "reason": str(refusal)})
+        return error_response(status, error, str(refusal))
+    except Exception as unexpected:
+        return _internal_error(unexpected, event)
 
 
-@app.post("/firehose")
-def post_firehose() -> Response[str]:
-    return firehose_route.handle(app.current_event.raw_event, app.lambda_context)
-
-
-@app.not_found
-def not_found(_: Exception) -> Response[str]:
-    return error_response(
-        404,
-        "not_found",
-        "no such route: POST /events (Webhook) and POST /firehose (Firehose) are the endpoints",
+def _method_and_path(event: Mapping[str, Any]) -> tuple[str, str]:
+    route_key = event.get("routeKey")
+    if isinstance(route_key, str) and " " in route_key:
+        method, path = route_key.split(" ", 1)
+        return method.upper(), path
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) else None
+    given_method = http.get("method") if isinstance(http, dict) else None
+    given_path = event.get("rawPath")
+    return (
+        given_method.upper() if isinstance(given_method, str) else "",
+        given_path if isinstance(given_path, str) else "",
     )
 
 
-@app.exception_handler(BadRequestError)
-def bad_request(error: BadRequestError) -> Response[str]:
-    return _answer(400, "bad_request", error)
-
-
-@app.exception_handler(UnauthorizedError)
-def unauthorized(error: UnauthorizedError) -> Response[str]:
-    return _answer(401, "unauthorized", error)
-
-
-@app.exception_handler(PayloadTooLargeError)
-def payload_too_large(error: PayloadTooLargeError) -> Response[str]:
-    return _answer(413, "payload_too_large", error)
-
-
-@app.exception_handler(ConfigurationError)
-def misconfigured(error: ConfigurationError) -> Response[str]:
-    metrics.add_metric(name="RequestsMisconfigured", unit=MetricUnit.Count, value=1)
-    logger.error("configuration is invalid", extra={"problem": str(error)})
-    return error_response(500, "misconfigured", str(error))
-
-
-@app.exception_handler(UnavailableError)
-def unavailable(error: UnavailableError) -> Response[str]:
-    metrics.add_metric(name="RequestsUnavailable", unit=MetricUnit.Count, value=1)
-    logger.warning("dependency unavailable", extra={"problem": str(error)})
-    return error_response(503, "unavailable", str(error))
-
-
-@app.exception_handler(Exception)
-def unexpected(error: Exception) -> Response[str]:
+def _internal_error(error: Exception, event: Mapping[str, Any]) -> HttpResponse:
     # The exception's text might hold request data: log its type and where it happened only.
-    request_id = app.current_event.request_context.request_id
+    context = event.get("requestContext")
+    request_id = context.get("requestId") if isinstance(context, dict) else None
     traceback = error.__traceback__
     while traceback is not None and traceback.tb_next is not None:
         traceback = traceback.tb_next
@@ -84,14 +94,8 @@ def unexpected(error: Exception) -> Response[str]:
     )
 
 
-def _answer(status: int, error: str, exception: Exception) -> Response[str]:
-    metrics.add_metric(name=f"RequestsRefused_{status}", unit=MetricUnit.Count, value=1)
-    logger.info("request refused", extra={"status": status, "error": error, "reason": str(exception)})
-    return error_response(status, error, str(exception))
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> HttpResponse:
+    return route(event, context)

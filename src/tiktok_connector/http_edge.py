@@ -5,9 +5,7 @@ import binascii
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Final
-
-from aws_lambda_powertools.event_handler import Response, content_types
+from typing import Any, Final
 
 from tiktok_connector.errors import BadRequestError, PayloadTooLargeError, UnauthorizedError
 
@@ -15,27 +13,32 @@ MAX_BODY_BYTES: Final = 5 * 1024 * 1024
 """Bodies above 5 MiB are refused with 413 before parsing (SPEC 5, 7)."""
 
 
-def json_response(status_code: int, body: Mapping[str, object]) -> Response[str]:
-    return Response(
-        status_code=status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, separators=(",", ":")),
-    )
+HttpResponse = dict[str, Any]
+"""An API Gateway HTTP API (payload format 2.0) Lambda result."""
 
 
-def error_response(status_code: int, error: str, message: str, **extra: object) -> Response[str]:
+def json_response(status_code: int, body: Mapping[str, object]) -> HttpResponse:
+    return {
+        "statusCode": status_code,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def error_response(status_code: int, error: str, message: str, **extra: object) -> HttpResponse:
     return json_response(status_code, {"error": error, "message": message, **extra})
 
 
-def header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """HTTP API lower-cases header names, but a test or a proxy might not."""
+def header(headers: Mapping[str, object] | None, name: str) -> str | None:
+    """HTTP API lower-cases header names, but a test or a proxy might not; a non-text value is absent."""
     if not headers:
         return None
     value = headers.get(name)
     if value is None:
         lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
+        value = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == lowered), None)
+    return value if isinstance(value, str) else None
 
 
 def require_authorization(given: str | None, expected: str, *, scheme: str | None = None) -> None:
@@ -47,7 +50,10 @@ def require_authorization(given: str | None, expected: str, *, scheme: str | Non
         if not given.startswith(prefix):
             raise UnauthorizedError(f"the Authorization header must be '{scheme} <token>'")
         given = given[len(prefix) :].strip()
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+    # surrogatepass: a header with a lone surrogate is simply not equal, never an encoding crash.
+    if not hmac.compare_digest(
+        given.encode("utf-8", errors="surrogatepass"), expected.encode("utf-8", errors="surrogatepass")
+    ):
         raise UnauthorizedError("the Authorization header is not the configured value")
 
 

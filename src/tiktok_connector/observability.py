@@ -1,11 +1,57 @@
 """Powertools logger, metrics and tracer: created once per container, shared by every module."""
 
 import os
+from collections.abc import AsyncGenerator, Generator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "tiktok-connector")
+# Only what a request touches: Secrets Manager and SQS (botocore) and the TikTok call (requests).
+TRACED_MODULES = ("botocore", "requests")
+
+
+class _NoSegment(BaseSegment):
+    def close(self, end_time: int | None = None) -> None: ...
+    def add_subsegment(self, subsegment: Any) -> None: ...
+    def remove_subsegment(self, subsegment: Any) -> None: ...
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None: ...
+
+
+class _NoTracing(BaseProvider):
+    """Where tracing is off (tests, `make run`): without it the X-Ray SDK would still be imported."""
+
+    @contextmanager
+    def in_subsegment(self, name: Any = None, **kwargs: Any) -> Generator[BaseSegment, None, None]:
+        yield _NoSegment()
+
+    @asynccontextmanager
+    async def in_subsegment_async(self, name: Any = None, **kwargs: Any) -> AsyncGenerator[BaseSegment, None]:
+        yield _NoSegment()
+
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def patch(self, modules: Sequence[str]) -> None: ...
+    def patch_all(self) -> None: ...
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: trace inside Lambda only, unless POWERTOOLS_TRACE_DISABLED says otherwise."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in {"1", "true", "yes", "on"}:
+        return False
+    in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT"))
+    emulated = bool(os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"))
+    return in_lambda and not emulated
+
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MParticleTikTokConnector"))
-tracer = Tracer(service=SERVICE)
+tracer = (
+    Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
+    if tracing_enabled()
+    else Tracer(service=SERVICE, disabled=True, auto_patch=False, provider=_NoTracing())
+)

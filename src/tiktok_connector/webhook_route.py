@@ -2,12 +2,12 @@
 
 from collections.abc import Mapping
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.config import get_settings
 from tiktok_connector.errors import ConfigurationError
 from tiktok_connector.http_edge import (
+    HttpResponse,
     error_response,
     header,
     json_response,
@@ -19,7 +19,7 @@ from tiktok_connector.secret_store import get_connector_secret
 from tiktok_connector.webhook_input import parse_webhook_body
 
 
-def handle(raw_event: Mapping[str, object], context: LambdaContext) -> Response[str]:
+def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpResponse:
     settings = get_settings()
     pixel_id, mapping_settings = settings.webhook_settings()
     secret = get_connector_secret(settings.secret_id)

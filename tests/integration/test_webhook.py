@@ -334,3 +334,13 @@ def test_unreachable_queue_with_failing_tiktok_answers_503(
     assert status == 503
     assert body["error"] == "unavailable"
     assert body["unaccounted"] == 1
+
+
+def test_unknown_route_is_404_and_wrong_method_is_405(stack: Stack) -> None:
+    unknown = http_api_event("{}", path="/nope", headers=AUTH)
+    wrong_method = http_api_event("{}", headers=AUTH)
+    wrong_method["routeKey"] = "GET /events"
+
+    assert stack.invoke(unknown)[0] == 404
+    assert stack.invoke(wrong_method)[0] == 405
+    assert stack.sandbox.requests() == []
