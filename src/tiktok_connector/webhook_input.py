@@ -4,6 +4,8 @@ import hashlib
 import json
 from typing import Final, NoReturn
 
+import orjson
+
 from tiktok_connector.errors import BadRequestError
 from tiktok_connector.identities import canonical_identity_type
 from tiktok_connector.model import Batch, Event, Identity, Product
@@ -13,7 +15,17 @@ _COMMERCE: Final = "commerce_event"
 
 
 def parse_json(body: bytes) -> object:
-    """Decode a JSON body; Python keeps integers exact (int64 ids never pass through a float)."""
+    """Decode a JSON body; integers stay exact (int64 ids never pass through a float).
+
+    orjson is the fast path and keeps every 64-bit integer exact (mParticle's ids are int64); only an
+    integer beyond 2^64, outside mParticle's contract, would become a float. What orjson refuses (lone
+    surrogates, deep nesting, malformed text) is read again by the standard library, which names the
+    exact problem of a malformed body.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except UnicodeDecodeError:
