@@ -19,6 +19,8 @@ from devstack.local_aws import (
 )
 from devstack.tiktok_sandbox import TikTokSandbox
 
+pytest_plugins = ["tests.privacy_guard"]
+
 # Tracing switches itself off outside Lambda; metrics need a namespace (Powertools testing docs).
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MParticleTikTokConnector")

@@ -88,7 +88,8 @@ def _split(
             "request": body,
         },
         separators=(",", ":"),
-        ensure_ascii=False,
+        # ASCII: a lone surrogate (a split emoji) would fail UTF-8 encoding, and SQS refuses it too.
+        ensure_ascii=True,
     )
     if len(message.encode("utf-8")) + _ATTRIBUTE_ALLOWANCE <= SQS_MESSAGE_LIMIT or len(sources) <= 1:
         return [DeadLetter(body=message, event_count=len(sources))]

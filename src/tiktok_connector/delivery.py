@@ -20,6 +20,7 @@ from tiktok_connector.dead_letters import (
 )
 from tiktok_connector.errors import UnavailableError
 from tiktok_connector.mapping import TikTokRequest
+from tiktok_connector.observability import logger
 from tiktok_connector.tiktok_client import TikTokAnswer, TransportError, Verdict, post_events
 
 TokenSource = Callable[[bool], str | None]
@@ -99,7 +100,8 @@ def _send_with_retries(
     policy: RetryPolicy,
     report: DeliveryReport,
 ) -> DeliveryFailure | None:
-    body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # ASCII with \u escapes: a lone surrogate from a client string (a split emoji) cannot break encoding.
+    body = json.dumps(request.body, separators=(",", ":")).encode("ascii")
     first_attempt_at = time.time()
     attempts = 0
     token_refreshed = False
@@ -129,12 +131,14 @@ def _send_with_retries(
         budget_ms = remaining_ms() - policy.reserve_ms
         if budget_ms < policy.min_attempt_ms:
             return failure or failed("deadline_exceeded", True)
-        read_timeout = max(0.5, min(policy.read_timeout_s, budget_ms / 1000 - policy.connect_timeout_s))
+        # An attempt never outlasts the budget, or the dead letters would miss the deadline.
+        connect_timeout = min(policy.connect_timeout_s, budget_ms / 2000)
+        read_timeout = min(policy.read_timeout_s, budget_ms / 1000 - connect_timeout)
         attempts += 1
         report.tiktok_requests += 1
         started = time.perf_counter()
         try:
-            answer = post_events(api_url, token, body, (policy.connect_timeout_s, read_timeout))
+            answer = post_events(api_url, token, body, (connect_timeout, read_timeout))
         except TransportError as error:
             failure = failed(error.kind, True)
         else:
@@ -178,3 +182,22 @@ def _dead_letter(
     report.unaccounted += request.event_count - written
     if written:
         report.dead_letter_reasons[failure.reason] += written
+    # Operators see why without reading the queue; TikTok's message is left out (it may quote a value).
+    logger.warning(
+        "request dead-lettered",
+        extra={
+            "reason": failure.reason,
+            "retryable": failure.retryable,
+            "attempts": failure.attempts,
+            "http_status": failure.http_status,
+            "tiktok_code": failure.tiktok_code,
+            "tiktok_request_id": failure.request_id,
+            "events": request.event_count,
+            "dead_lettered": written,
+        },
+    )
+    if written < request.event_count:
+        logger.error(
+            "events neither delivered nor dead-lettered",
+            extra={"reason": failure.reason, "unaccounted": request.event_count - written},
+        )

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -9,6 +10,9 @@ from tiktok_connector.delivery import DeliveryReport, TokenSource, deliver
 from tiktok_connector.mapping import MappingResult, MappingSettings, build_requests, map_batches
 from tiktok_connector.model import Batch
 from tiktok_connector.observability import logger, metrics, tracer
+
+_MAX_LOGGED_IDS: Final = 20
+_MAX_LOGGED_ID: Final = 64
 
 
 @dataclass(slots=True)
@@ -51,6 +55,8 @@ def process_batches(
     remaining_ms: Callable[[], int],
     origin: str,
 ) -> PipelineOutcome:
+    # Correlation: every later log line of this invocation names the batches (ids only, no personal data).
+    logger.append_keys(**_batch_keys(batches))
     mapped = map_batches(batches, mapping_settings)
     requests = build_requests(mapped.mapped, pixel_id, test_event_code)
     report = deliver(
@@ -62,11 +68,25 @@ def process_batches(
         origin=origin,
     )
     outcome = PipelineOutcome(mapping=mapped, delivery=report)
-    _record(outcome, batches)
+    _record(outcome)
     return outcome
 
 
-def _record(outcome: PipelineOutcome, batches: Sequence[Batch]) -> None:
+def _batch_keys(batches: Sequence[Batch]) -> dict[str, object]:
+    """The batch ids for the log lines: bounded (they repeat on every line) and always writable as UTF-8."""
+    ids = [batch.batch_id for batch in batches if batch.batch_id]
+    keys: dict[str, object] = {
+        "batch_ids": [
+            text[:_MAX_LOGGED_ID].encode("utf-8", "backslashreplace").decode("utf-8")
+            for text in ids[:_MAX_LOGGED_IDS]
+        ]
+    }
+    if len(ids) > _MAX_LOGGED_IDS:
+        keys["batch_id_count"] = len(ids)
+    return keys
+
+
+def _record(outcome: PipelineOutcome) -> None:
     mapped, report = outcome.mapping, outcome.delivery
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=mapped.received)
     metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=report.forwarded)
@@ -82,10 +102,4 @@ def _record(outcome: PipelineOutcome, batches: Sequence[Batch]) -> None:
         metrics.add_metric(name="TikTokLatency", unit=MetricUnit.Milliseconds, value=latency)
     if report.unaccounted:
         metrics.add_metric(name="EventsUnaccounted", unit=MetricUnit.Count, value=report.unaccounted)
-    logger.info(
-        "batch processed",
-        extra={
-            "batch_ids": [batch.batch_id for batch in batches if batch.batch_id],
-            "summary": outcome.summary(),
-        },
-    )
+    logger.info("batch processed", extra={"summary": outcome.summary()})
