@@ -186,7 +186,10 @@ def _number(value: object, path: str) -> float:
     _not_null(value, path)
     if not isinstance(value, int | float) or isinstance(value, bool):
         _fail(path, "Not a valid number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond a double: TikTok refuses it as a parameter error
+        _fail(path, "Not a valid number")
 
 
 def _boolean(value: object, path: str) -> bool:

@@ -194,7 +194,7 @@ def _tiktok_event(
 
     payload: JsonObject = {
         "event": tiktok_event,
-        "event_time": _event_time_seconds(event, batch),
+        "event_time": _event_time_seconds(event, batch, warnings),
         "event_id": event.event_id,
         "user": user,
         "page": page,
@@ -204,9 +204,17 @@ def _tiktok_event(
     return payload
 
 
-def _event_time_seconds(event: Event, batch: Batch) -> int:
+# Plausible Unix times in milliseconds (2001-09-09 to 2286-11-20): anything else is not a real event
+# time, and TikTok would refuse the whole request over it.
+_MIN_TIMESTAMP_MS = 10**12
+_MAX_TIMESTAMP_MS = 10**13
+
+
+def _event_time_seconds(event: Event, batch: Batch, warnings: Counter[str]) -> int:
+    if event.timestamp_ms is not None and not _MIN_TIMESTAMP_MS <= event.timestamp_ms < _MAX_TIMESTAMP_MS:
+        warnings["invalid_timestamp"] += 1
     for timestamp_ms in (event.timestamp_ms, batch.timestamp_ms):
-        if timestamp_ms is not None and timestamp_ms > 0:
+        if timestamp_ms is not None and _MIN_TIMESTAMP_MS <= timestamp_ms < _MAX_TIMESTAMP_MS:
             return timestamp_ms // 1000
     return int(time.time())
 

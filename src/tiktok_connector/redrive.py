@@ -376,7 +376,7 @@ class _Run:
 
     def _post(self, letter: _Letter) -> DeliveryFailure | None:
         """One POST of the stored body (a second one after a token refresh, like delivery does)."""
-        body = json.dumps(letter.request, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = json.dumps(letter.request, separators=(",", ":")).encode("ascii")
         token = self._current_token()
         attempts = 0
         refreshed = False
@@ -528,7 +528,7 @@ def _parked_text(body: str, reason: str) -> str:
         return body
     document["parked_reason"] = reason
     document["parked_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(document, separators=(",", ":"))
     if len(text.encode("utf-8")) + _ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
         return body
     return text

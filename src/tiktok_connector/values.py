@@ -5,6 +5,8 @@ import re
 from typing import Final
 
 _INTEGER_TEXT: Final = re.compile(r"[+-]?\d{1,20}")
+MAX_AMOUNT: Final = 1e15
+"""Amounts and quantities beyond this are not real orders; sent, they would fail TikTok's whole request."""
 _DECIMAL_TEXT: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -22,21 +24,25 @@ def to_int64(value: object) -> int | None:
 
 
 def to_number(value: object) -> int | float | None:
-    """A finite JSON number or numeric string; None for anything else (booleans included)."""
+    """A finite JSON number or numeric string within ±MAX_AMOUNT; None for anything else (booleans too)."""
+    number: int | float
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str):
         text = value.strip()
         if _INTEGER_TEXT.fullmatch(text):
-            return int(text)
-        if _DECIMAL_TEXT.fullmatch(text):
+            number = int(text)
+        elif _DECIMAL_TEXT.fullmatch(text):
             number = float(text)
-            return number if math.isfinite(number) else None
-    return None
+        else:
+            return None
+    else:
+        return None
+    if isinstance(number, float) and not math.isfinite(number):
+        return None
+    return number if -MAX_AMOUNT <= number <= MAX_AMOUNT else None
 
 
 def to_whole_number(value: object) -> int | None:

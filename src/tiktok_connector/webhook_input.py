@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from typing import Final, NoReturn
 
 import orjson
@@ -12,6 +13,7 @@ from tiktok_connector.model import Batch, Event, Identity, Product
 from tiktok_connector.values import to_flag, to_int64, to_text
 
 _COMMERCE: Final = "commerce_event"
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def parse_json(body: bytes) -> object:
@@ -27,7 +29,7 @@ def parse_json(body: bytes) -> object:
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return _without_lone_surrogates(json.loads(body, parse_constant=_reject_constant))
     except UnicodeDecodeError:
         raise BadRequestError("body is not UTF-8 text") from None
     except json.JSONDecodeError as error:
@@ -36,6 +38,21 @@ def parse_json(body: bytes) -> object:
         raise BadRequestError(f"body is not valid JSON: {error}") from None
     except RecursionError:
         raise BadRequestError("body is not valid JSON: nested too deeply") from None
+
+
+def _without_lone_surrogates(value: object) -> object:
+    """A split emoji (`\\ud83d` alone) is valid JSON but not UTF-8: replace it with U+FFFD."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", value)
+        return value
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
 
 
 def _reject_constant(name: str) -> NoReturn:

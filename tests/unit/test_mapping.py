@@ -524,6 +524,15 @@ def test_event_time_falls_back_to_the_batch_timestamp() -> None:
     assert single(document)["event_time"] == 1741954213
 
 
+@pytest.mark.parametrize("timestamp", [5, 1741954212, 10**19, -1741954212345])
+def test_an_implausible_event_timestamp_falls_back_with_a_warning(timestamp: int) -> None:
+    # Seconds instead of milliseconds, or garbage: TikTok would refuse the whole request over it.
+    result = run(batch(commerce(timestamp_unixtime_ms=timestamp)))
+
+    assert payload_at(result)["event_time"] == 1741954213
+    assert result.warnings["invalid_timestamp"] == 1
+
+
 def test_event_time_falls_back_to_now() -> None:
     before = int(time.time())
     event_time = single(batch(commerce(timestamp_unixtime_ms=None), timestamp_unixtime_ms=None))["event_time"]

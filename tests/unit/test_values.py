@@ -59,7 +59,13 @@ def test_to_number_rejects_non_numbers_and_non_finite(raw: object) -> None:
 
 def test_to_number_keeps_integer_strings_as_int() -> None:
     assert type(to_number("3")) is int
-    assert to_number(str(BEYOND_FLOAT)) == BEYOND_FLOAT
+    assert to_number("999999999999999") == 999999999999999
+
+
+@pytest.mark.parametrize("raw", [10**16, -(10**16), "1" + "0" * 1000, 1e300, "1e20"])
+def test_to_number_refuses_amounts_no_order_has(raw: object) -> None:
+    # Sent to TikTok, such a value would fail the whole request of up to 1,000 events.
+    assert to_number(raw) is None
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(2, 2), (2.0, 2), ("3", 3), ("3.0", 3), ("1e1", 10)])
