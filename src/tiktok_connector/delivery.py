@@ -4,7 +4,6 @@ Every event handed to `deliver` ends forwarded, dead-lettered, or counted as `un
 (neither; the handler then answers 503 so that mParticle resends the batch).
 """
 
-import json
 import random
 import time
 from collections import Counter
@@ -21,7 +20,13 @@ from tiktok_connector.dead_letters import (
 from tiktok_connector.errors import UnavailableError
 from tiktok_connector.mapping import TikTokRequest
 from tiktok_connector.observability import logger
-from tiktok_connector.tiktok_client import TikTokAnswer, TransportError, Verdict, post_events
+from tiktok_connector.tiktok_client import (
+    TikTokAnswer,
+    TransportError,
+    Verdict,
+    encode_request_body,
+    post_events,
+)
 
 TokenSource = Callable[[bool], str | None]
 """Returns the TikTok access token; `True` asks for a fresh read that bypasses the cache."""
@@ -100,8 +105,7 @@ def _send_with_retries(
     policy: RetryPolicy,
     report: DeliveryReport,
 ) -> DeliveryFailure | None:
-    # ASCII with \u escapes: a lone surrogate from a client string (a split emoji) cannot break encoding.
-    body = json.dumps(request.body, separators=(",", ":")).encode("ascii")
+    body = encode_request_body(request.body)
     first_attempt_at = time.time()
     attempts = 0
     token_refreshed = False

@@ -31,7 +31,13 @@ from tiktok_connector.errors import ConfigurationError, UnavailableError
 from tiktok_connector.mapping import JsonObject, SourceRef, TikTokRequest
 from tiktok_connector.observability import logger, metrics, tracer
 from tiktok_connector.secret_store import get_connector_secret
-from tiktok_connector.tiktok_client import TikTokAnswer, TransportError, Verdict, post_events
+from tiktok_connector.tiktok_client import (
+    TikTokAnswer,
+    TransportError,
+    Verdict,
+    encode_request_body,
+    post_events,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -376,7 +382,7 @@ class _Run:
 
     def _post(self, letter: _Letter) -> DeliveryFailure | None:
         """One POST of the stored body (a second one after a token refresh, like delivery does)."""
-        body = json.dumps(letter.request, separators=(",", ":")).encode("ascii")
+        body = encode_request_body(letter.request)
         token = self._current_token()
         attempts = 0
         refreshed = False

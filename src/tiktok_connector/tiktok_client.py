@@ -2,9 +2,12 @@
 
 import enum
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -55,7 +58,15 @@ class TransportError(Exception):
         self.kind = kind
 
 
-def session() -> requests.Session:
+def encode_request_body(body: Mapping[str, object]) -> bytes:
+    """A request body as compact JSON bytes (orjson; the standard library for what it refuses)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # e.g. a lone surrogate in a configured static value
+        return json.dumps(body, separators=(",", ":")).encode("ascii")
+
+
+def session(url: str) -> requests.Session:
     """The container's session: keeps one TCP/TLS connection alive across invocations."""
     global _session  # noqa: PLW0603 - one per container
     if _session is None:
@@ -64,6 +75,11 @@ def session() -> requests.Session:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
         _session.mount("https://", adapter)
         _session.mount("http://", adapter)
+        # Proxies and CA bundle come from the environment, read once per container instead of on
+        # every request (with trust_env, requests also looks for ~/.netrc each time).
+        _session.proxies.update(requests.utils.get_environ_proxies(url))
+        _session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        _session.trust_env = False
     return _session
 
 
@@ -78,7 +94,7 @@ def post_events(url: str, access_token: str, body: bytes, timeout: tuple[float, 
     """POST one request body; raises TransportError when no HTTP answer arrives."""
     headers = {"Access-Token": access_token, "Content-Type": "application/json"}
     try:
-        response = session().post(url, data=body, headers=headers, timeout=timeout)
+        response = session(url).post(url, data=body, headers=headers, timeout=timeout)
     except requests.Timeout as error:
         raise TransportError("timeout", type(error).__name__) from None
     except requests.RequestException as error:
