@@ -55,17 +55,27 @@ def _iso(epoch_seconds: float) -> str:
 
 
 def dead_letter_messages(
-    request: TikTokRequest, failure: DeliveryFailure, *, origin: str, redrive_attempts: int = 0
+    request: TikTokRequest,
+    failure: DeliveryFailure,
+    *,
+    origin: str,
+    redrive_attempts: int = 0,
+    token_from_request: bool = False,
 ) -> list[DeadLetter]:
-    """Messages of at most 256 KiB each, each a valid request body; a large request is split."""
-    return _split(request.body, request.sources, failure, origin, redrive_attempts)
+    """Messages of at most 256 KiB each, each a valid request body; a large request is split.
+
+    `token_from_request` marks a Firehose request that brought its own access token: the token is
+    never stored, so a replay can only use the connector's secret.
+    """
+    source: JsonObject = {"origin": origin, "access_token": "request" if token_from_request else "secret"}
+    return _split(request.body, request.sources, failure, source, redrive_attempts)
 
 
 def _split(
     body: JsonObject,
     sources: Sequence[SourceRef],
     failure: DeliveryFailure,
-    origin: str,
+    source: JsonObject,
     redrive_attempts: int,
 ) -> list[DeadLetter]:
     message = json.dumps(
@@ -84,7 +94,7 @@ def _split(
                 "message": failure.message,
                 "request_id": failure.request_id,
             },
-            "source": {"origin": origin, "events": [asdict(source) for source in sources]},
+            "source": {**source, "events": [asdict(ref) for ref in sources]},
             "request": body,
         },
         separators=(",", ":"),
@@ -97,8 +107,8 @@ def _split(
     assert isinstance(data, list)
     half = len(data) // 2
     return [
-        *_split({**body, "data": data[:half]}, sources[:half], failure, origin, redrive_attempts),
-        *_split({**body, "data": data[half:]}, sources[half:], failure, origin, redrive_attempts),
+        *_split({**body, "data": data[:half]}, sources[:half], failure, source, redrive_attempts),
+        *_split({**body, "data": data[half:]}, sources[half:], failure, source, redrive_attempts),
     ]
 
 

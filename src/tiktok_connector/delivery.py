@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from tiktok_connector.dead_letters import (
+    DeadLetter,
     DeliveryFailure,
     PartialDeadLetterError,
     dead_letter_messages,
@@ -66,6 +67,7 @@ def deliver(
     queue_url: str,
     remaining_ms: Callable[[], int],
     origin: str,
+    token_from_request: bool = False,
     policy: RetryPolicy | None = None,
 ) -> DeliveryReport:
     """Send each request; what cannot be delivered goes to the dead-letter queue."""
@@ -76,7 +78,10 @@ def deliver(
         if failure is None:
             report.forwarded += request.event_count
         else:
-            _dead_letter(request, failure, queue_url, origin, report)
+            letters = dead_letter_messages(
+                request, failure, origin=origin, token_from_request=token_from_request
+            )
+            _dead_letter(request, letters, failure, queue_url, report)
     return report
 
 
@@ -175,9 +180,12 @@ def _send_with_retries(
 
 
 def _dead_letter(
-    request: TikTokRequest, failure: DeliveryFailure, queue_url: str, origin: str, report: DeliveryReport
+    request: TikTokRequest,
+    letters: Sequence[DeadLetter],
+    failure: DeliveryFailure,
+    queue_url: str,
+    report: DeliveryReport,
 ) -> None:
-    letters = dead_letter_messages(request, failure, origin=origin)
     try:
         written = send_dead_letters(queue_url, letters, reason=failure.reason, retryable=failure.retryable)
     except PartialDeadLetterError as error:

@@ -104,6 +104,7 @@ def _process_events(
         token_source=token_source,
         remaining_ms=context.get_remaining_time_in_millis,
         origin="firehose",
+        token_from_request=request_token is not None,
     )
     answer = {**response_envelope("event_processing_response", request.id), **outcome.summary()}
     if outcome.unaccounted:

@@ -54,6 +54,7 @@ def process_batches(
     token_source: TokenSource,
     remaining_ms: Callable[[], int],
     origin: str,
+    token_from_request: bool = False,
 ) -> PipelineOutcome:
     # Correlation: every later log line of this invocation names the batches (ids only, no personal data).
     logger.append_keys(**_batch_keys(batches))
@@ -66,6 +67,7 @@ def process_batches(
         queue_url=queue_url,
         remaining_ms=remaining_ms,
         origin=origin,
+        token_from_request=token_from_request,
     )
     outcome = PipelineOutcome(mapping=mapped, delivery=report)
     _record(outcome)

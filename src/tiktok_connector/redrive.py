@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 DEFAULT_MAX_ATTEMPTS: Final = 5
+REQUEST_TOKEN_NOT_STORED: Final = "request_token_not_stored"  # noqa: S105 - a reason, not a secret
 RECEIVE_BATCH: Final = 10
 CONNECT_TIMEOUT_S: Final = 2.0
 READ_TIMEOUT_S: Final = 5.0
@@ -144,6 +145,8 @@ class _Letter:
     redrive_attempts: int
     origin: str
     first_attempt_at: float
+    token_from_request: bool = False
+    """A Firehose request's own token was used; a replay can only use the connector's secret."""
 
     @property
     def event_count(self) -> int:
@@ -199,6 +202,7 @@ def parse_letter(body: str) -> _Letter | None:
         attempts=attempts,
         redrive_attempts=redrive_attempts,
         origin=str(source.get("origin") or "unknown"),
+        token_from_request=source.get("access_token") == "request",
         first_attempt_at=first_attempt_at,
     )
 
@@ -360,8 +364,15 @@ class _Run:
                 failure,
                 origin=letter.origin,
                 redrive_attempts=redrive_attempts,
+                token_from_request=letter.token_from_request,
             )
         ]
+        if letter.token_from_request and failure.reason in {"token_rejected", "no_permission"}:
+            # The secret's token does not serve this connection's pixel, and its own was never stored:
+            # park it instead of stopping the run for every other letter.
+            self.consecutive_failures = 0
+            self._park(message, REQUEST_TOKEN_NOT_STORED, bodies, retryable=True)
+            return None
         if not failure.retryable:
             # TikTok answered and refused the request itself: replaying it again would not help.
             self.consecutive_failures = 0

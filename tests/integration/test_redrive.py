@@ -345,3 +345,34 @@ def test_the_lambda_function_dry_run(stack: Stack) -> None:
     assert answer["would_send"] == {"messages": 1, "events": 1}
     assert answer["left"] == {"dry_run": 1}
     assert len(stack.dead_letters()) == 1
+
+
+def test_a_firehose_letter_whose_own_token_was_refused_is_parked_without_stopping_the_run(
+    stack: Stack,
+) -> None:
+    # Given a Firehose request that brought its own (unknown to the secret) token, refused by TikTok
+    stack.sandbox.set_access_tokens([demo.ACCESS_TOKEN, "connection-token"])
+    firehose = load_event("firehose-purchase")
+    request = json.loads(firehose["body"])
+    request["account"]["account_settings"]["accessToken"] = "connection-token"
+    firehose["body"] = json.dumps(request)
+    stack.sandbox.fail_next({"kind": "http_status", "status": 503})
+    status, answer = stack.invoke(firehose)
+    assert (status, answer["dead_lettered"]) == (200, 1)
+    [letter] = stack.dead_letters()
+    assert letter["source"]["access_token"] == "request"
+    assert "connection-token" not in json.dumps(letter)
+    # ...and a Webhook letter behind it; the connection's token is no longer accepted
+    dead_letter(stack, "webhook-purchase")
+    stack.sandbox.set_access_tokens(["someone-elses-token", demo.ACCESS_TOKEN])
+    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 40105})
+
+    report = run(stack)
+
+    # Then the Firehose letter is parked with its reason, and the run went on to the Webhook letter
+    assert report.parked == {"request_token_not_stored": 1}
+    assert report.messages_redriven == 1
+    assert report.stopped is None
+    [parked_letter] = parked(stack)
+    assert parked_letter["source"]["access_token"] == "request"
+    assert stack.dead_letters() == []
