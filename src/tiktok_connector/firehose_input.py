@@ -5,8 +5,6 @@ Only the names differ from the Webhook batch: a `product_action` event is a `com
 Mapping stays in `mapping.py`, shared with the Webhook path.
 """
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -24,9 +22,10 @@ from tiktok_connector.firehose_registration import (
     SETTING_DEFAULTS,
 )
 from tiktok_connector.identities import canonical_identity_type
+from tiktok_connector.input_readers import custom_flags, derived_event_id, object_or_empty, read_products
 from tiktok_connector.mapping import MappingSettings
-from tiktok_connector.model import Batch, Event, Identity, IdentityEncoding, Product
-from tiktok_connector.values import to_flag, to_int64, to_text
+from tiktok_connector.model import Batch, Event, Identity, IdentityEncoding
+from tiktok_connector.values import to_int64, to_text
 
 REGISTRATION_REQUEST: Final = "module_registration_request"
 EVENT_PROCESSING_REQUEST: Final = "event_processing_request"
@@ -211,11 +210,11 @@ def _parse_event(raw: object, mpid: str | None) -> Event:
     event_uuid = to_text(raw.get("id"))
     event = Event(
         event_type=_EVENT_TYPES.get(firehose_type, firehose_type),
-        event_id=event_uuid or _derived_event_id(raw, mpid),
+        event_id=event_uuid or derived_event_id(raw, mpid),
         source_event_id=event_uuid,
         timestamp_ms=to_int64(raw.get("timestamp_ms")),
-        custom_attributes=_object(raw.get("attributes")),
-        custom_flags=_flags(raw.get("custom_flags")),
+        custom_attributes=object_or_empty(raw.get("attributes")),
+        custom_flags=custom_flags(raw.get("custom_flags")),
     )
     if firehose_type == "product_action":
         _read_product_action(event, raw)
@@ -236,34 +235,8 @@ def _read_product_action(event: Event, raw: dict[str, object]) -> None:
     event.transaction_id = raw.get("transaction_id")
     event.total_amount = raw.get("total_amount")
     event.currency_code = raw.get("currency_code")
-    event.products = [
-        Product(
-            id=item.get("id"),
-            name=item.get("name"),
-            category=item.get("category"),
-            price=item.get("price"),
-            quantity=item.get("quantity"),
-        )
-        for item in products or ()
-        if isinstance(item, dict)
-    ]
+    event.products = read_products(products)
 
 
 def _present(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
-
-
-def _object(value: object) -> dict[str, object]:
-    return value if isinstance(value, dict) else {}
-
-
-def _flags(value: object) -> dict[str, str]:
-    if not isinstance(value, dict):
-        return {}
-    return {key: flag for key, raw in value.items() if (flag := to_flag(raw)) is not None}
-
-
-def _derived_event_id(raw: dict[str, object], mpid: str | None) -> str:
-    """An event without an `id` still needs one that is the same when mParticle resends the request."""
-    canonical = json.dumps([mpid, raw], sort_keys=True, separators=(",", ":"), default=str)
-    return "mp-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

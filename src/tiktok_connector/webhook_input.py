@@ -1,6 +1,5 @@
 """mParticle's Webhook output (the outbound JSON batch, SPEC 2.1) parsed into the internal model."""
 
-import hashlib
 import json
 import re
 from typing import Final, NoReturn
@@ -9,8 +8,9 @@ import orjson
 
 from tiktok_connector.errors import BadRequestError
 from tiktok_connector.identities import canonical_identity_type
-from tiktok_connector.model import Batch, Event, Identity, Product
-from tiktok_connector.values import to_flag, to_int64, to_text
+from tiktok_connector.input_readers import custom_flags, derived_event_id, object_or_empty, read_products
+from tiktok_connector.model import Batch, Event, Identity
+from tiktok_connector.values import to_int64, to_text
 
 _COMMERCE: Final = "commerce_event"
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
@@ -129,11 +129,11 @@ def _parse_event(raw: object, mpid: str | None) -> Event:
     source_message_id = to_text(data.get("source_message_id"))
     event = Event(
         event_type=event_type,
-        event_id=source_message_id or source_event_id or _derived_event_id(raw, mpid),
+        event_id=source_message_id or source_event_id or derived_event_id(raw, mpid),
         source_event_id=source_event_id or source_message_id,
         timestamp_ms=to_int64(data.get("timestamp_unixtime_ms")),
-        custom_attributes=_object(data.get("custom_attributes")),
-        custom_flags=_flags(data.get("custom_flags")),
+        custom_attributes=object_or_empty(data.get("custom_attributes")),
+        custom_flags=custom_flags(data.get("custom_flags")),
     )
     if event_type == _COMMERCE:
         _read_commerce(event, data)
@@ -161,35 +161,4 @@ def _read_commerce(event: Event, data: dict[str, object]) -> None:
     event.total_amount = product_action.get("total_amount")
     currency = data.get("currency_code")
     event.currency_code = currency if currency is not None else product_action.get("currency_code")
-    event.products = [
-        Product(
-            id=item.get("id"),
-            name=item.get("name"),
-            category=item.get("category"),
-            price=item.get("price"),
-            quantity=item.get("quantity"),
-        )
-        for item in products or ()
-        if isinstance(item, dict)
-    ]
-
-
-def _object(value: object) -> dict[str, object]:
-    return value if isinstance(value, dict) else {}
-
-
-def _flags(value: object) -> dict[str, str]:
-    if not isinstance(value, dict):
-        return {}
-    flags = {}
-    for key, raw in value.items():
-        flag = to_flag(raw)
-        if flag is not None:
-            flags[key] = flag
-    return flags
-
-
-def _derived_event_id(raw: dict[str, object], mpid: str | None) -> str:
-    """An event without ids still needs one that is the same when mParticle resends the batch."""
-    canonical = json.dumps([mpid, raw], sort_keys=True, separators=(",", ":"), default=str)
-    return "mp-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    event.products = read_products(products)
