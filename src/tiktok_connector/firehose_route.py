@@ -25,9 +25,8 @@ from tiktok_connector.firehose_input import (
 from tiktok_connector.firehose_registration import ACCESS_TOKEN, registration_response, response_envelope
 from tiktok_connector.http_edge import (
     HttpResponse,
-    error_response,
-    header,
     json_response,
+    pipeline_response,
     request_body,
     require_authorization,
 )
@@ -54,12 +53,7 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpRespo
     secret = get_connector_secret(settings.secret_id)
     if not secret.firehose_token:
         raise ConfigurationError("the secret has no firehose_token value")
-    headers = raw_event.get("headers")
-    require_authorization(
-        header(headers if isinstance(headers, dict) else None, "authorization"),
-        secret.firehose_token,
-        scheme="Token",
-    )
+    require_authorization(raw_event, secret.firehose_token, scheme="Token")
     if malformed is not None:
         raise malformed
     message = parse_message(document)
@@ -107,11 +101,4 @@ def _process_events(
         token_from_request=request_token is not None,
     )
     answer = {**response_envelope("event_processing_response", request.id), **outcome.summary()}
-    if outcome.unaccounted:
-        return error_response(
-            503,
-            "unavailable",
-            f"{outcome.unaccounted} events could be neither delivered nor dead-lettered; resend the request",
-            **answer,
-        )
-    return json_response(200, answer)
+    return pipeline_response(outcome.unaccounted, answer)

@@ -41,8 +41,12 @@ def header(headers: Mapping[str, object] | None, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def require_authorization(given: str | None, expected: str, *, scheme: str | None = None) -> None:
-    """Constant-time comparison; `scheme` (e.g. `Token`) is a prefix the header must carry."""
+def require_authorization(
+    raw_event: Mapping[str, object], expected: str, *, scheme: str | None = None
+) -> None:
+    """The event's Authorization header must equal `expected` (constant time), after `scheme` (`Token`)."""
+    headers = raw_event.get("headers")
+    given = header(headers if isinstance(headers, dict) else None, "authorization")
     if given is None:
         raise UnauthorizedError("the Authorization header is missing")
     if scheme is not None:
@@ -55,6 +59,14 @@ def require_authorization(given: str | None, expected: str, *, scheme: str | Non
         given.encode("utf-8", errors="surrogatepass"), expected.encode("utf-8", errors="surrogatepass")
     ):
         raise UnauthorizedError("the Authorization header is not the configured value")
+
+
+def pipeline_response(unaccounted: int, answer: Mapping[str, object]) -> HttpResponse:
+    """200 with the summary once every event has its outcome; else 503, so that mParticle resends."""
+    if unaccounted:
+        message = f"{unaccounted} events could be neither delivered nor dead-lettered; resend the request"
+        return error_response(503, "unavailable", message, **answer)
+    return json_response(200, answer)
 
 
 def request_body(raw_event: Mapping[str, object]) -> bytes:

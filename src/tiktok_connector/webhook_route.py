@@ -8,9 +8,7 @@ from tiktok_connector.config import get_settings
 from tiktok_connector.errors import ConfigurationError
 from tiktok_connector.http_edge import (
     HttpResponse,
-    error_response,
-    header,
-    json_response,
+    pipeline_response,
     request_body,
     require_authorization,
 )
@@ -25,11 +23,7 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpRespo
     secret = get_connector_secret(settings.secret_id)
     if not secret.mparticle_authorization:
         raise ConfigurationError("the secret has no mparticle_authorization value")
-    headers = raw_event.get("headers")
-    require_authorization(
-        header(headers if isinstance(headers, dict) else None, "authorization"),
-        secret.mparticle_authorization,
-    )
+    require_authorization(raw_event, secret.mparticle_authorization)
     if not secret.tiktok_access_token:
         raise ConfigurationError("the secret has no tiktok_access_token value")
 
@@ -49,11 +43,4 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpRespo
         remaining_ms=context.get_remaining_time_in_millis,
         origin="webhook",
     )
-    if outcome.unaccounted:
-        return error_response(
-            503,
-            "unavailable",
-            f"{outcome.unaccounted} events could be neither delivered nor dead-lettered; resend the batch",
-            **outcome.summary(),
-        )
-    return json_response(200, outcome.summary())
+    return pipeline_response(outcome.unaccounted, outcome.summary())
