@@ -126,13 +126,41 @@ def validated_phone_region(region: str, name: str) -> str:
     return code
 
 
+SETTINGS_VARIABLES = (
+    "TIKTOK_PIXEL_ID",
+    "SECRET_ID",
+    "DEAD_LETTER_QUEUE_URL",
+    "TIKTOK_API_URL",
+    "EMAIL_IDENTITY_TYPE",
+    "EXTERNAL_IDENTITY_TYPE",
+    "PHONE_IDENTITY_TYPE",
+    "CONTENT_TYPE",
+    "DEFAULT_PHONE_REGION",
+    "TIKTOK_TEST_EVENT_CODE",
+    "CUSTOM_MAPPINGS",
+)
+_AWS_CLIENT_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+)
 _cached: Settings | ConfigurationError | None = None
+_cached_for: tuple[str | None, ...] = ()
 
 
 def get_settings() -> Settings:
-    """Settings of this container, validated on first use; a problem is kept and raised every time."""
-    global _cached  # noqa: PLW0603 - one value per cold start, by design
-    if _cached is None:
+    """Settings of this container, validated once; a problem is kept and raised every time.
+
+    Lambda's environment never changes inside a container, so this validates once per cold start; a
+    process whose environment does change (a test run, a long-lived local host) gets fresh settings.
+    """
+    global _cached, _cached_for  # noqa: PLW0603 - one value per cold start, by design
+    key = tuple(os.environ.get(name) for name in SETTINGS_VARIABLES)
+    if _cached is None or key != _cached_for:
+        _cached_for = key
         try:
             _cached = load_settings(os.environ)
         except ConfigurationError as error:
@@ -143,6 +171,11 @@ def get_settings() -> Settings:
 
 
 def reset_settings() -> None:
-    """Forget the cached settings (tests change the environment between cases)."""
+    """Forget the cached settings."""
     global _cached  # noqa: PLW0603
     _cached = None
+
+
+def aws_client_key() -> tuple[str | None, ...]:
+    """What an AWS client was built for: a client is rebuilt when its endpoint or account changes."""
+    return tuple(os.environ.get(name) for name in _AWS_CLIENT_VARIABLES)

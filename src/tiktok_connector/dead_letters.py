@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
+from tiktok_connector.config import aws_client_key
 from tiktok_connector.errors import DeadLetterUnavailableError
 from tiktok_connector.mapping import JsonObject, SourceRef, TikTokRequest
 
@@ -27,6 +28,7 @@ _BOTO_CONFIG: Final = Config(
     connect_timeout=2, read_timeout=4, retries={"mode": "standard", "max_attempts": 3}
 )
 _sqs: "SQSClient | None" = None
+_sqs_for: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +116,9 @@ def _split(
 
 def sqs_client() -> "SQSClient":
     """Created on first use: only the failure path needs SQS (keeps cold starts short)."""
-    global _sqs  # noqa: PLW0603 - one client per container
-    if _sqs is None:
+    global _sqs, _sqs_for  # noqa: PLW0603 - one client per container
+    if _sqs is None or _sqs_for != aws_client_key():
+        _sqs_for = aws_client_key()
         _sqs = boto3.client("sqs", config=_BOTO_CONFIG)
     return _sqs
 

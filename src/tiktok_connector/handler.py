@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector import firehose_route, webhook_route
+from tiktok_connector.config import get_settings
 from tiktok_connector.errors import (
     BadRequestError,
     ConfigurationError,
@@ -92,6 +93,22 @@ def _internal_error(error: Exception, event: Mapping[str, Any]) -> HttpResponse:
     return error_response(
         500, "internal_error", "unexpected error; quote the request id", request_id=request_id
     )
+
+
+def report_configuration() -> None:
+    """Validate the configuration at start-up and say by name what is wrong (requests answer 500)."""
+    try:
+        settings = get_settings()
+    except ConfigurationError as problem:
+        logger.error("configuration is invalid", extra={"problem": str(problem)})
+        return
+    if settings.webhook_problem:
+        logger.warning(
+            "the Webhook route (/events) is not configured", extra={"problem": settings.webhook_problem}
+        )
+
+
+report_configuration()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

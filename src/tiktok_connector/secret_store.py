@@ -6,6 +6,7 @@ from typing import Any, Final
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
+from tiktok_connector.config import aws_client_key
 from tiktok_connector.errors import ConfigurationError, SecretUnavailableError
 
 SECRET_MAX_AGE_SECONDS: Final = 300
@@ -14,6 +15,7 @@ _BOTO_CONFIG: Final = Config(
     connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2}
 )
 _provider: parameters.SecretsProvider | None = None
+_provider_for: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +29,9 @@ class ConnectorSecret:
 
 def get_connector_secret(secret_id: str, *, force_fetch: bool = False) -> ConnectorSecret:
     """The secret, from the cache unless `force_fetch` (e.g. after TikTok rejected the token)."""
-    global _provider  # noqa: PLW0603 - one provider (and its cache) per container
-    if _provider is None:
+    global _provider, _provider_for  # noqa: PLW0603 - one provider (and its cache) per container
+    if _provider is None or _provider_for != aws_client_key():
+        _provider_for = aws_client_key()
         _provider = parameters.SecretsProvider(boto_config=_BOTO_CONFIG)
     try:
         document: Any = _provider.get(
