@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tiktok_connector.authentication import authenticate
 from tiktok_connector.config import Settings, get_settings
-from tiktok_connector.errors import BadRequestError, ConfigurationError
+from tiktok_connector.errors import BadRequestError
 from tiktok_connector.firehose_input import (
     EVENT_PROCESSING_REQUEST,
     NOOP_RESPONSES,
@@ -28,7 +29,6 @@ from tiktok_connector.http_edge import (
     json_response,
     pipeline_response,
     request_body,
-    require_authorization,
 )
 from tiktok_connector.observability import logger, metrics
 from tiktok_connector.pipeline import process_batches
@@ -50,10 +50,7 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpRespo
         return json_response(200, registration_response(message_id(document)))
 
     settings = get_settings()
-    secret = get_connector_secret(settings.secret_id)
-    if not secret.firehose_token:
-        raise ConfigurationError("the secret has no firehose_token value")
-    require_authorization(raw_event, secret.firehose_token, scheme="Token")
+    secret = authenticate(raw_event, settings.secret_id, "firehose_token", scheme="Token")
     if malformed is not None:
         raise malformed
     message = parse_message(document)

@@ -4,13 +4,13 @@ from collections.abc import Mapping
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tiktok_connector.authentication import authenticate
 from tiktok_connector.config import get_settings
 from tiktok_connector.errors import ConfigurationError
 from tiktok_connector.http_edge import (
     HttpResponse,
     pipeline_response,
     request_body,
-    require_authorization,
 )
 from tiktok_connector.pipeline import process_batches
 from tiktok_connector.secret_store import get_connector_secret
@@ -20,10 +20,7 @@ from tiktok_connector.webhook_input import parse_webhook_body
 def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpResponse:
     settings = get_settings()
     pixel_id, mapping_settings = settings.webhook_settings()
-    secret = get_connector_secret(settings.secret_id)
-    if not secret.mparticle_authorization:
-        raise ConfigurationError("the secret has no mparticle_authorization value")
-    require_authorization(raw_event, secret.mparticle_authorization)
+    secret = authenticate(raw_event, settings.secret_id, "mparticle_authorization")
     if not secret.tiktok_access_token:
         raise ConfigurationError("the secret has no tiktok_access_token value")
 

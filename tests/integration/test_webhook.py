@@ -344,3 +344,17 @@ def test_unknown_route_is_404_and_wrong_method_is_405(stack: Stack) -> None:
     assert stack.invoke(unknown)[0] == 404
     assert stack.invoke(wrong_method)[0] == 405
     assert stack.sandbox.requests() == []
+
+
+def test_a_rotated_authorization_is_accepted_at_once_and_the_old_one_refused(stack: Stack) -> None:
+    # Given the connector cached the secret, then the operator rotated the Webhook credential
+    assert stack.invoke(load_event("webhook-purchase"))[0] == 200
+    stack.put_secret({**demo.SECRET, "mparticle_authorization": "Basic cm90YXRlZA=="})
+
+    # When mParticle sends the new value, Then it is accepted (a 401 would not be retried: events lost)
+    rotated = http_api_event(
+        load_event("webhook-purchase")["body"], headers={"authorization": "Basic cm90YXRlZA=="}
+    )
+    assert stack.invoke(rotated)[0] == 200
+    # And the old value is refused
+    assert stack.invoke(load_event("webhook-purchase"))[0] == 401
