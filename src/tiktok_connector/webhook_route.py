@@ -19,8 +19,9 @@ from tiktok_connector.webhook_input import parse_webhook_body
 
 def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpResponse:
     settings = get_settings()
-    pixel_id, mapping_settings = settings.webhook_settings()
     secret = authenticate(raw_event, settings.secret_id, "mparticle_authorization")
+    # After authentication: only mParticle learns that the Webhook route's settings are wrong.
+    pixel_id, mapping_settings = settings.webhook_settings()
     if not secret.tiktok_access_token:
         raise ConfigurationError("the secret has no tiktok_access_token value")
 

@@ -358,3 +358,13 @@ def test_a_rotated_authorization_is_accepted_at_once_and_the_old_one_refused(sta
     assert stack.invoke(rotated)[0] == 200
     # And the old value is refused
     assert stack.invoke(load_event("webhook-purchase"))[0] == 401
+
+
+def test_an_unauthenticated_caller_is_refused_before_learning_of_a_webhook_misconfiguration(
+    stack: Stack,
+) -> None:
+    stack.del_env("TIKTOK_PIXEL_ID")
+
+    status, answer = stack.invoke(http_api_event("{}", headers={"authorization": "guess"}))
+
+    assert (status, answer["error"]) == (401, "unauthorized")
