@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 MESSAGE_VERSION: Final = 1
 SQS_MESSAGE_LIMIT: Final = 256 * 1024
-_ATTRIBUTE_ALLOWANCE: Final = 1024  # message attributes count towards SQS's limit
+ATTRIBUTE_ALLOWANCE: Final = 1024  # message attributes count towards SQS's limit
 _BOTO_CONFIG: Final = Config(
     connect_timeout=2, read_timeout=4, retries={"mode": "standard", "max_attempts": 3}
 )
@@ -103,7 +103,7 @@ def _split(
         # ASCII: a lone surrogate (a split emoji) would fail UTF-8 encoding, and SQS refuses it too.
         ensure_ascii=True,
     )
-    if len(message.encode("utf-8")) + _ATTRIBUTE_ALLOWANCE <= SQS_MESSAGE_LIMIT or len(sources) <= 1:
+    if len(message.encode("utf-8")) + ATTRIBUTE_ALLOWANCE <= SQS_MESSAGE_LIMIT or len(sources) <= 1:
         return [DeadLetter(body=message, event_count=len(sources))]
     data = body["data"]
     assert isinstance(data, list)
@@ -136,7 +136,7 @@ def send_dead_letters(queue_url: str, letters: Sequence[DeadLetter], *, reason: 
     """
     written = 0
     for letter in letters:
-        if len(letter.body.encode("utf-8")) + _ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
+        if len(letter.body.encode("utf-8")) + ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
             raise _unavailable("a single event exceeds the SQS message limit", written)
         try:
             sqs_client().send_message(

@@ -20,13 +20,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.config import get_settings
 from tiktok_connector.dead_letters import (
+    ATTRIBUTE_ALLOWANCE,
     MESSAGE_VERSION,
     SQS_MESSAGE_LIMIT,
     DeliveryFailure,
     dead_letter_messages,
     sqs_client,
 )
-from tiktok_connector.delivery import TokenSource, failure_reason
+from tiktok_connector.delivery import RETRY_POLICY, TokenSource, failure_reason
 from tiktok_connector.errors import ConfigurationError, UnavailableError
 from tiktok_connector.mapping import JsonObject, SourceRef, TikTokRequest
 from tiktok_connector.observability import logger, metrics, tracer
@@ -45,14 +46,11 @@ if TYPE_CHECKING:
 DEFAULT_MAX_ATTEMPTS: Final = 5
 REQUEST_TOKEN_NOT_STORED: Final = "request_token_not_stored"  # noqa: S105 - a reason, not a secret
 RECEIVE_BATCH: Final = 10
-CONNECT_TIMEOUT_S: Final = 2.0
-READ_TIMEOUT_S: Final = 5.0
 MESSAGE_BUDGET_MS: Final = 20_000
 """Time one message may need (two POSTs after a token refresh, then its SQS writes): not started below it."""
 FAILURES_BEFORE_STOP: Final = 3
 """Consecutive retryable failures that mean TikTok is down: the run stops instead of burning attempts."""
 PLAN_LIMIT: Final = 100
-_ATTRIBUTE_ALLOWANCE: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +412,9 @@ class _Run:
         while True:
             attempts += 1
             try:
-                answer = post_events(self.api_url, token, body, (CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+                answer = post_events(
+                    self.api_url, token, body, (RETRY_POLICY.connect_timeout_s, RETRY_POLICY.read_timeout_s)
+                )
             except TransportError as error:
                 return failed(error.kind, True)
             verdict = answer.verdict
@@ -546,7 +546,7 @@ def _parked_text(body: str, reason: str) -> str:
     document["parked_reason"] = reason
     document["parked_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
     text = json.dumps(document, separators=(",", ":"))
-    if len(text.encode("utf-8")) + _ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
+    if len(text.encode("utf-8")) + ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
         return body
     return text
 
