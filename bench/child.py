@@ -85,7 +85,7 @@ def baseline(options: dict[str, str]) -> None:
 def cold(options: dict[str, str]) -> None:
     """Import the handler module, then the first invocation (settings, secret, clients, connection)."""
     started = time.perf_counter()
-    from tiktok_connector.handler import lambda_handler
+    from tiktok_connector.entrypoints.api import lambda_handler
 
     import_ms = (time.perf_counter() - started) * 1000
     modules_after_import = len(sys.modules)
@@ -104,7 +104,9 @@ def cold(options: dict[str, str]) -> None:
             "loaded_at_import": loaded_at_import,
             "loaded_after_invocation": _loaded(*_NOTABLE),
             # Only the failure path writes dead letters: its SQS client should not exist yet.
-            "sqs_client_created": getattr(sys.modules.get("tiktok_connector.dead_letters"), "_sqs", None)
+            "sqs_client_created": getattr(
+                sys.modules.get("tiktok_connector.delivery.dead_letters"), "_sqs", None
+            )
             is not None,
             "forwarded": answer.get("forwarded"),
         },
@@ -131,7 +133,7 @@ def _peak_rss_kib() -> int:
 
 def rss(options: dict[str, str]) -> None:
     """Peak resident set size of a container that imported the handler and served one body."""
-    from tiktok_connector.handler import lambda_handler
+    from tiktok_connector.entrypoints.api import lambda_handler
 
     after_import_kib = _peak_rss_kib()
     invoke = _invoker(lambda_handler)
@@ -155,7 +157,7 @@ def latency(options: dict[str, str]) -> None:
     import json
     from urllib.parse import urlsplit
 
-    from tiktok_connector.handler import lambda_handler
+    from tiktok_connector.entrypoints.api import lambda_handler
 
     invoke = _invoker(lambda_handler)
     url = urlsplit(options["url"])
@@ -200,7 +202,7 @@ def latency(options: dict[str, str]) -> None:
 
 def network(options: dict[str, str]) -> None:
     """One cold and 100 warm invocations of one container; TikTok requests per batch size."""
-    from tiktok_connector.handler import lambda_handler
+    from tiktok_connector.entrypoints.api import lambda_handler
 
     invoke = _invoker(lambda_handler)
     sizes = [int(size) for size in options["sizes"].split(",")]
@@ -224,7 +226,7 @@ def profile(options: dict[str, str]) -> None:
     """cProfile of warm invocations; the stats go to `stats=` for `bench.profile` to print."""
     import cProfile
 
-    from tiktok_connector.handler import lambda_handler
+    from tiktok_connector.entrypoints.api import lambda_handler
 
     invoke = _invoker(lambda_handler)
     body = _read(options["body"])

@@ -13,11 +13,12 @@ from typing import Any, cast
 
 from bench import floor, workload
 from devstack.lambda_runtime import http_api_event
-from tiktok_connector import tiktok_client
 from tiktok_connector.config import load_settings
-from tiktok_connector.http_edge import request_body
-from tiktok_connector.mapping import JsonObject, build_requests, map_batches
-from tiktok_connector.webhook_input import parse_webhook_body
+from tiktok_connector.delivery import tiktok_client
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.mapping.mapper import build_requests, map_batches
+from tiktok_connector.model.tiktok import JsonObject
+from tiktok_connector.platform.http_edge import request_body
 
 Encoder = Callable[[JsonObject], bytes]
 

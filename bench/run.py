@@ -216,7 +216,7 @@ def _cold(stack: LocalStack, runs: int) -> tuple[list[Row], dict[str, Any]]:
 
 
 def _memory(stack: LocalStack) -> tuple[list[Row], dict[str, Any]]:
-    from tiktok_connector.http_edge import MAX_BODY_BYTES
+    from tiktok_connector.platform.http_edge import MAX_BODY_BYTES
 
     largest, events = workload.largest_body(MAX_BODY_BYTES)
     cases = {

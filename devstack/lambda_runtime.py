@@ -87,7 +87,7 @@ def load_event(name: str) -> dict[str, Any]:
 
 def invoke(event: dict[str, Any], context: LocalLambdaContext | None = None) -> tuple[int, dict[str, Any]]:
     """Call the real Lambda handler; returns the status code and the parsed JSON body."""
-    from tiktok_connector.handler import lambda_handler
+    from tiktok_connector.entrypoints.api import lambda_handler
 
     response = lambda_handler(event, context or LocalLambdaContext())
     body = response.get("body") or "{}"

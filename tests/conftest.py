@@ -49,11 +49,11 @@ def sandbox(sandbox_server: TikTokSandbox) -> TikTokSandbox:
 
 def reset_connector_state() -> None:
     """What a new Lambda container would start with: no cached settings, secret, clients or session."""
-    from tiktok_connector import authentication
     from tiktok_connector.config import reset_settings
-    from tiktok_connector.dead_letters import reset_sqs_client
-    from tiktok_connector.secret_store import clear_secret_cache
-    from tiktok_connector.tiktok_client import reset_session
+    from tiktok_connector.delivery.dead_letters import reset_sqs_client
+    from tiktok_connector.delivery.tiktok_client import reset_session
+    from tiktok_connector.platform.secret_store import clear_secret_cache
+    from tiktok_connector.routes import authentication
 
     reset_settings()
     authentication._last_refresh = 0.0

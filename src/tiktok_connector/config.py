@@ -6,16 +6,16 @@ type belong to the Webhook route. Their problems are kept in `webhook_problem` a
 """
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import phonenumbers
-
-from tiktok_connector.custom_mappings import CustomMapping, parse_custom_mappings
-from tiktok_connector.errors import ConfigurationError
-from tiktok_connector.identities import canonical_identity_type
-from tiktok_connector.mapping import MappingSettings
-from tiktok_connector.tiktok_vocabulary import CONTENT_TYPES
+from tiktok_connector.mapping.custom import CustomMapping, parse_custom_mappings
+from tiktok_connector.mapping.settings import (
+    MappingSettings,
+    validated_mapping_settings,
+    validated_phone_region,
+)
+from tiktok_connector.platform.errors import ConfigurationError
 
 DEFAULT_TIKTOK_API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 
@@ -87,45 +87,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     )
 
 
-def validated_mapping_settings(
-    *,
-    email_identity_type: str,
-    external_identity_type: str,
-    phone_identity_type: str,
-    content_type: str,
-    default_phone_region: str,
-    custom_mappings: tuple[CustomMapping, ...],
-    label: Callable[[str], str],
-) -> MappingSettings:
-    """Mapping settings from either protocol; `label` names a setting the way its source spells it."""
-    identity_types = {}
-    for name, given in (
-        ("email_identity_type", email_identity_type),
-        ("external_identity_type", external_identity_type),
-        ("phone_identity_type", phone_identity_type),
-    ):
-        canonical = canonical_identity_type(given)
-        if canonical is None:
-            raise ConfigurationError(f"{label(name)}: {given!r} is not an mParticle identity type")
-        identity_types[name] = canonical
-    normalized_content_type = content_type.strip().lower()
-    if normalized_content_type not in CONTENT_TYPES:
-        raise ConfigurationError(f"{label('content_type')}: must be 'product' or 'product_group'")
-    return MappingSettings(
-        content_type=normalized_content_type,
-        default_phone_region=default_phone_region,
-        custom_mappings=custom_mappings,
-        **identity_types,
-    )
-
-
-def validated_phone_region(region: str, name: str) -> str:
-    code = region.strip().upper()
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ConfigurationError(f"{name}: {region!r} is not a region code phonenumbers knows (e.g. US, GB)")
-    return code
-
-
 SETTINGS_VARIABLES = (
     "TIKTOK_PIXEL_ID",
     "SECRET_ID",
@@ -138,14 +99,6 @@ SETTINGS_VARIABLES = (
     "DEFAULT_PHONE_REGION",
     "TIKTOK_TEST_EVENT_CODE",
     "CUSTOM_MAPPINGS",
-)
-_AWS_CLIENT_VARIABLES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    "AWS_ENDPOINT_URL_SQS",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID",
 )
 _cached: Settings | ConfigurationError | None = None
 _cached_for: tuple[str | None, ...] = ()
@@ -174,8 +127,3 @@ def reset_settings() -> None:
     """Forget the cached settings."""
     global _cached  # noqa: PLW0603
     _cached = None
-
-
-def aws_client_key() -> tuple[str | None, ...]:
-    """What an AWS client was built for: a client is rebuilt when its endpoint or account changes."""
-    return tuple(os.environ.get(name) for name in _AWS_CLIENT_VARIABLES)

@@ -20,8 +20,9 @@ from devstack import demo
 from devstack.lambda_runtime import LocalLambdaContext, http_api_event, invoke
 from devstack.local_aws import REGION, free_port
 from tests.conftest import Stack
-from tiktok_connector import dead_letters, delivery
-from tiktok_connector.delivery import RetryPolicy
+from tiktok_connector.delivery import dead_letters
+from tiktok_connector.delivery import deliver as delivery
+from tiktok_connector.delivery.deliver import RetryPolicy
 
 # Small delays and timeouts keep the matrix fast; the logic is the production one.
 FAST_POLICY = RetryPolicy(

@@ -13,8 +13,8 @@ import pytest
 from devstack import demo
 from devstack.lambda_runtime import http_api_event, load_event
 from tests.conftest import Stack
-from tiktok_connector import delivery
-from tiktok_connector.delivery import RetryPolicy
+from tiktok_connector.delivery import deliver as delivery
+from tiktok_connector.delivery.deliver import RetryPolicy
 
 AUTH = {"authorization": "Token " + demo.FIREHOSE_TOKEN}
 WEBHOOK_AUTH = {"authorization": demo.WEBHOOK_AUTHORIZATION}

@@ -24,9 +24,10 @@ from devstack import demo
 from devstack.lambda_runtime import EVENTS_DIR, http_api_event
 from tests import privacy_guard
 from tests.conftest import Stack
-from tiktok_connector import delivery, webhook_route
-from tiktok_connector.delivery import RetryPolicy
-from tiktok_connector.http_edge import MAX_BODY_BYTES
+from tiktok_connector.delivery import deliver as delivery
+from tiktok_connector.delivery.deliver import RetryPolicy
+from tiktok_connector.platform.http_edge import MAX_BODY_BYTES
+from tiktok_connector.routes import webhook as webhook_route
 
 INPUTS: Counter[str] = Counter()
 AUTHORIZATION: Final = demo.WEBHOOK_AUTHORIZATION
@@ -87,7 +88,7 @@ class _StrictUtf8:
 @pytest.fixture(autouse=True)
 def logging_errors_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     """A log line that cannot be written is lost silently (logging prints to stderr): record it."""
-    from tiktok_connector.observability import logger
+    from tiktok_connector.platform.observability import logger
 
     def record(handler: logging.Handler, record: logging.LogRecord) -> None:
         LOGGING_ERRORS.append(f"{record.getMessage()!r} could not be written")

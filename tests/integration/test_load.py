@@ -83,7 +83,7 @@ def _batch(worker: int, invocation: int) -> tuple[dict[str, Any], list[str]]:
 
 def _init_worker() -> None:
     """A warm container with the fast retry policy of the fault matrix."""
-    from tiktok_connector import delivery
+    from tiktok_connector.delivery import deliver as delivery
 
     delivery.RETRY_POLICY = delivery.RetryPolicy(  # type: ignore[misc]
         max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, connect_timeout_s=1.0, read_timeout_s=2.0
@@ -107,7 +107,7 @@ def test_concurrent_invocations_under_random_faults_account_for_every_event(stac
     # A fork server (no threads in it) with the handler preloaded: workers start in milliseconds,
     # and no worker is forked from this process, which runs the sandbox's threads.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tiktok_connector.handler", "devstack.lambda_runtime"])
+    context.set_forkserver_preload(["tiktok_connector.entrypoints.api", "devstack.lambda_runtime"])
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=context, initializer=_init_worker) as pool:
         results = list(pool.map(_run_worker, range(WORKERS)))
     answers = [answer for result in results for answer in result.answers]

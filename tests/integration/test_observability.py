@@ -20,8 +20,8 @@ from devstack import demo
 from devstack.lambda_runtime import EVENTS_DIR, LocalLambdaContext, load_event
 from tests import privacy_guard
 from tests.conftest import Stack
-from tiktok_connector import delivery
-from tiktok_connector.delivery import RetryPolicy
+from tiktok_connector.delivery import deliver as delivery
+from tiktok_connector.delivery.deliver import RetryPolicy
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "tiktok_connector"
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -82,7 +82,7 @@ class _CurrentStdout:
 @pytest.fixture
 def capsys(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
     """`capsys` that also holds the log lines: the logger's handler keeps the stdout of its creation."""
-    from tiktok_connector.observability import logger
+    from tiktok_connector.platform.observability import logger
 
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
@@ -152,7 +152,7 @@ def test_retries_latency_and_dead_letters_are_counted(
 def test_an_answer_of_503_counts_the_events_without_an_outcome(
     stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tiktok_connector import dead_letters
+    from tiktok_connector.delivery import dead_letters
 
     class BrokenQueue:
         def send_message(self, **_: object) -> None:
@@ -172,7 +172,7 @@ def test_an_answer_of_503_counts_the_events_without_an_outcome(
 
 
 def test_the_redrive_counts_the_events_it_redrives(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
-    from tiktok_connector import redrive
+    from tiktok_connector.redrive import replay as redrive
 
     # Given one event dead-lettered as retryable (TikTok down for every attempt)
     stack.sandbox.fail_next(*[{"kind": "http_status", "status": 503}] * FAST_POLICY.max_attempts)
@@ -260,7 +260,7 @@ def test_no_sample_event_puts_personal_data_or_a_token_in_the_output(
 
 
 def _tracer_decorators() -> Iterator[tuple[str, ast.Call]]:
-    for path in sorted(SRC.glob("*.py")):
+    for path in sorted(SRC.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 for decorator in node.decorator_list:
@@ -271,13 +271,13 @@ def _tracer_decorators() -> Iterator[tuple[str, ast.Call]]:
                         and target.value.id == "tracer"
                     ):
                         assert isinstance(decorator, ast.Call), f"{path.name}:{node.name} uses bare @tracer"
-                        yield f"{path.name}:{node.name}", decorator
+                        yield f"{path.relative_to(SRC).as_posix()}:{node.name}", decorator
 
 
 def test_every_traced_function_leaves_its_response_out_of_the_trace() -> None:
     decorated = dict(_tracer_decorators())
-    assert "handler.py:lambda_handler" in decorated
-    assert "pipeline.py:process_batches" in decorated
+    assert "entrypoints/api.py:lambda_handler" in decorated
+    assert "routes/pipeline.py:process_batches" in decorated
     for where, call in decorated.items():
         keywords = {keyword.arg: keyword.value for keyword in call.keywords}
         value = keywords.get("capture_response")
@@ -294,7 +294,7 @@ def test_the_deployed_function_traces_without_responses_or_errors() -> None:
 def test_an_invocation_never_asks_the_tracer_to_capture_a_response(
     stack: Stack, mocker: MockerFixture
 ) -> None:
-    from tiktok_connector.observability import tracer
+    from tiktok_connector.platform.observability import tracer
 
     spy = mocker.spy(tracer, "_add_response_as_metadata")
     status, _ = stack.invoke(load_event("webhook-purchase"))

@@ -11,10 +11,10 @@ from devstack import demo
 from devstack.lambda_runtime import LocalLambdaContext, load_event
 from devstack.local_aws import read_queue
 from tests.conftest import Stack
-from tiktok_connector import delivery
-from tiktok_connector.delivery import RetryPolicy
-from tiktok_connector.redrive import FAILURES_BEFORE_STOP, RedriveReport, lambda_handler, redrive
-from tiktok_connector.secret_store import get_connector_secret
+from tiktok_connector.delivery import deliver as delivery
+from tiktok_connector.delivery.deliver import RetryPolicy
+from tiktok_connector.platform.secret_store import get_connector_secret
+from tiktok_connector.redrive.replay import FAILURES_BEFORE_STOP, RedriveReport, lambda_handler, redrive
 
 OUTAGE = [{"kind": "http_status", "status": 503}]
 

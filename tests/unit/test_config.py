@@ -6,9 +6,10 @@ from collections.abc import Iterator
 import pytest
 
 from tiktok_connector.config import DEFAULT_TIKTOK_API_URL, get_settings, load_settings, reset_settings
-from tiktok_connector.errors import ConfigurationError
-from tiktok_connector.mapping import MappingSettings, map_batches
-from tiktok_connector.webhook_input import parse_webhook_body
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.mapping.mapper import map_batches
+from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.platform.errors import ConfigurationError
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/tiktok-dead-letters"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tiktok-connector-AbCdEf"

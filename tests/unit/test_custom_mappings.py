@@ -5,17 +5,18 @@ from typing import Any
 
 import pytest
 
-from tiktok_connector.custom_mappings import (
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.mapping.custom import (
     CustomMapping,
     PropertySource,
     find_custom_mapping,
     parse_custom_mappings,
 )
-from tiktok_connector.errors import ConfigurationError
-from tiktok_connector.mapping import MappingResult, MappingSettings, map_batches
-from tiktok_connector.model import Event
-from tiktok_connector.tiktok_vocabulary import EVENT_PROPERTIES
-from tiktok_connector.webhook_input import parse_webhook_body
+from tiktok_connector.mapping.mapper import MappingResult, map_batches
+from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.mapping.vocabulary import EVENT_PROPERTIES
+from tiktok_connector.model.events import Event
+from tiktok_connector.platform.errors import ConfigurationError
 
 JsonObject = dict[str, Any]
 URL = "https://shop.example.com/p"

@@ -8,18 +8,19 @@ import pytest
 
 from devstack import demo
 from devstack.lambda_runtime import load_event
-from tiktok_connector.custom_mappings import parse_custom_mappings
-from tiktok_connector.errors import BadRequestError
-from tiktok_connector.firehose_input import (
+from tiktok_connector.inbound.firehose import (
     connection_settings,
     message_id,
     message_type,
     parse_event_processing_request,
     parse_message,
 )
-from tiktok_connector.mapping import MappingSettings, build_requests, map_batches
-from tiktok_connector.model import Identity
-from tiktok_connector.webhook_input import parse_webhook_body
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.mapping.custom import parse_custom_mappings
+from tiktok_connector.mapping.mapper import build_requests, map_batches
+from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.model.events import Identity
+from tiktok_connector.platform.errors import BadRequestError
 
 CUSTOM_MAPPINGS = parse_custom_mappings(json.dumps(demo.CUSTOM_MAPPINGS))
 SHA256_EMAIL = "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d"  # jane.doe@example.com

@@ -15,14 +15,14 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from tiktok_connector.firehose_registration import (
+from tiktok_connector.inbound.registration import (
     DESCRIPTION,
     INTEGRATION_VERSION,
     USER_IDENTITY_TYPES,
     registration_response,
 )
-from tiktok_connector.identities import IDENTITY_TYPES, canonical_identity_type
-from tiktok_connector.tiktok_vocabulary import CONTENT_TYPES
+from tiktok_connector.mapping.identities import IDENTITY_TYPES, canonical_identity_type
+from tiktok_connector.mapping.vocabulary import CONTENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 ENCODINGS = ["raw", "md5", "sha1", "sha256"]

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from tiktok_connector.identities import (
+from tiktok_connector.mapping.identities import (
     IDENTITY_TYPES,
     TikTokIdentifier,
     canonical_identity_type,
@@ -12,7 +12,7 @@ from tiktok_connector.identities import (
     is_sha256_hex,
     normalize_phone,
 )
-from tiktok_connector.model import Identity, IdentityEncoding
+from tiktok_connector.model.events import Identity, IdentityEncoding
 
 
 def sha256(text: str) -> str:

@@ -8,17 +8,13 @@ from typing import Any
 
 import pytest
 
-from tiktok_connector.custom_mappings import parse_custom_mappings
-from tiktok_connector.mapping import (
-    MappedEvent,
-    MappingResult,
-    MappingSettings,
-    SourceRef,
-    build_requests,
-)
-from tiktok_connector.mapping import map_batches as map_parsed
-from tiktok_connector.tiktok_vocabulary import CURRENCIES, NATIVE_COMMERCE_EVENTS
-from tiktok_connector.webhook_input import parse_webhook_body
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.mapping.custom import parse_custom_mappings
+from tiktok_connector.mapping.mapper import MappedEvent, MappingResult, build_requests
+from tiktok_connector.mapping.mapper import map_batches as map_parsed
+from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.mapping.vocabulary import CURRENCIES, NATIVE_COMMERCE_EVENTS
+from tiktok_connector.model.tiktok import SourceRef
 
 JsonObject = dict[str, Any]
 

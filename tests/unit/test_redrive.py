@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tiktok_connector.config import reset_settings
-from tiktok_connector.errors import ConfigurationError
-from tiktok_connector.redrive import (
+from tiktok_connector.platform.errors import ConfigurationError
+from tiktok_connector.redrive.replay import (
     RedriveReport,
     invocation_options,
     load_redrive_settings,

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tiktok_connector.values import to_flag, to_int64, to_number, to_text, to_whole_number
+from tiktok_connector.platform.values import to_flag, to_int64, to_number, to_text, to_whole_number
 
 BEYOND_FLOAT = 2**53 + 1  # 9007199254740993: a float would round it to ...992
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from tiktok_connector.errors import BadRequestError
-from tiktok_connector.model import Batch, Event
-from tiktok_connector.webhook_input import parse_json, parse_webhook_body
+from tiktok_connector.inbound.json_body import parse_json
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.model.events import Batch, Event
+from tiktok_connector.platform.errors import BadRequestError
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 BEYOND_FLOAT = 9007199254740993  # 2**53 + 1

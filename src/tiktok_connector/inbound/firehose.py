@@ -9,10 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from tiktok_connector.config import validated_mapping_settings
-from tiktok_connector.custom_mappings import CustomMapping
-from tiktok_connector.errors import BadRequestError, ConfigurationError
-from tiktok_connector.firehose_registration import (
+from tiktok_connector.inbound.readers import custom_flags, derived_event_id, object_or_empty, read_products
+from tiktok_connector.inbound.registration import (
     ACCESS_TOKEN,
     CONTENT_TYPE,
     EMAIL_IDENTITY_TYPE,
@@ -21,11 +19,12 @@ from tiktok_connector.firehose_registration import (
     PIXEL_ID,
     SETTING_DEFAULTS,
 )
-from tiktok_connector.identities import canonical_identity_type
-from tiktok_connector.input_readers import custom_flags, derived_event_id, object_or_empty, read_products
-from tiktok_connector.mapping import MappingSettings
-from tiktok_connector.model import Batch, Event, Identity, IdentityEncoding
-from tiktok_connector.values import to_int64, to_text
+from tiktok_connector.mapping.custom import CustomMapping
+from tiktok_connector.mapping.identities import canonical_identity_type
+from tiktok_connector.mapping.settings import MappingSettings, validated_mapping_settings
+from tiktok_connector.model.events import Batch, Event, Identity, IdentityEncoding
+from tiktok_connector.platform.errors import BadRequestError, ConfigurationError
+from tiktok_connector.platform.values import to_int64, to_text
 
 REGISTRATION_REQUEST: Final = "module_registration_request"
 EVENT_PROCESSING_REQUEST: Final = "event_processing_request"

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
-from tiktok_connector.config import aws_client_key
-from tiktok_connector.errors import DeadLetterUnavailableError
-from tiktok_connector.mapping import JsonObject, SourceRef, TikTokRequest
+from tiktok_connector.model.tiktok import JsonObject, SourceRef, TikTokRequest
+from tiktok_connector.platform.aws import aws_client_key
+from tiktok_connector.platform.errors import DeadLetterUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -5,16 +5,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from tiktok_connector.errors import ConfigurationError
-from tiktok_connector.model import Event
-from tiktok_connector.tiktok_vocabulary import (
+from tiktok_connector.mapping.vocabulary import (
     CURRENCIES,
     EVENT_PROPERTIES,
     INTEGER_PROPERTIES,
     NUMBER_PROPERTIES,
     PRODUCT_ACTIONS,
 )
-from tiktok_connector.values import to_number, to_text, to_whole_number
+from tiktok_connector.model.events import Event
+from tiktok_connector.platform.errors import ConfigurationError
+from tiktok_connector.platform.values import to_number, to_text, to_whole_number
 
 MATCHABLE_EVENT_TYPES: Final = frozenset({"custom_event", "commerce_event", "screen_view"})
 CUSTOM_EVENT_TYPES: Final = frozenset(

@@ -7,7 +7,7 @@ from typing import Final, Literal
 
 import phonenumbers
 
-from tiktok_connector.model import Identity
+from tiktok_connector.model.events import Identity
 
 TikTokIdentifier = Literal["email", "phone", "external_id"]
 

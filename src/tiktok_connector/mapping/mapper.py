@@ -8,46 +8,18 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tiktok_connector.custom_mappings import CustomMapping, convert_property, find_custom_mapping
-from tiktok_connector.identities import TikTokIdentifier, hashed_identifier
-from tiktok_connector.model import Batch, Event, Product
-from tiktok_connector.tiktok_vocabulary import (
+from tiktok_connector.mapping.custom import CustomMapping, convert_property, find_custom_mapping
+from tiktok_connector.mapping.identities import hashed_identifier
+from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.mapping.vocabulary import (
     CURRENCIES,
     ITEM_PROPERTIES,
     MAX_EVENTS_PER_REQUEST,
     NATIVE_COMMERCE_EVENTS,
 )
-from tiktok_connector.values import to_number, to_text, to_whole_number
-
-JsonObject = dict[str, object]
-
-
-@dataclass(frozen=True, slots=True)
-class MappingSettings:
-    """The per-connection settings of the seed's "Settings" tables, plus the deployment's mappings."""
-
-    email_identity_type: str = "email"
-    external_identity_type: str = "customer_id"
-    phone_identity_type: str = "mobile_number"
-    content_type: str = "product"
-    default_phone_region: str = "US"
-    custom_mappings: tuple[CustomMapping, ...] = ()
-
-    def identity_types(self) -> tuple[tuple[TikTokIdentifier, str], ...]:
-        return (
-            ("email", self.email_identity_type),
-            ("phone", self.phone_identity_type),
-            ("external_id", self.external_identity_type),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRef:
-    """Where a TikTok event came from, for the dead-letter queue and logs (no personal data)."""
-
-    event_id: str
-    batch_id: str | None = None
-    source_event_id: str | None = None
+from tiktok_connector.model.events import Batch, Event, Product
+from tiktok_connector.model.tiktok import JsonObject, SourceRef, TikTokRequest
+from tiktok_connector.platform.values import to_number, to_text, to_whole_number
 
 
 @dataclass(slots=True)
@@ -64,18 +36,6 @@ class MappingResult:
     mapped: list[MappedEvent] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(slots=True)
-class TikTokRequest:
-    """One Events API 2.0 request body and the sources of its events, in the same order."""
-
-    body: JsonObject
-    sources: list[SourceRef]
-
-    @property
-    def event_count(self) -> int:
-        return len(self.sources)
 
 
 def map_batches(batches: Iterable[Batch], settings: MappingSettings) -> MappingResult:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.config import get_settings
-from tiktok_connector.dead_letters import (
+from tiktok_connector.delivery.dead_letters import (
     ATTRIBUTE_ALLOWANCE,
     MESSAGE_VERSION,
     SQS_MESSAGE_LIMIT,
@@ -27,18 +27,18 @@ from tiktok_connector.dead_letters import (
     dead_letter_messages,
     sqs_client,
 )
-from tiktok_connector.delivery import RETRY_POLICY, TokenSource, failure_reason
-from tiktok_connector.errors import ConfigurationError, UnavailableError
-from tiktok_connector.mapping import JsonObject, SourceRef, TikTokRequest
-from tiktok_connector.observability import logger, metrics, tracer
-from tiktok_connector.secret_store import get_connector_secret
-from tiktok_connector.tiktok_client import (
+from tiktok_connector.delivery.deliver import RETRY_POLICY, TokenSource, failure_reason
+from tiktok_connector.delivery.tiktok_client import (
     TikTokAnswer,
     TransportError,
     Verdict,
     encode_request_body,
     post_events,
 )
+from tiktok_connector.model.tiktok import JsonObject, SourceRef, TikTokRequest
+from tiktok_connector.platform.errors import ConfigurationError, UnavailableError
+from tiktok_connector.platform.observability import logger, metrics, tracer
+from tiktok_connector.platform.secret_store import get_connector_secret
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef

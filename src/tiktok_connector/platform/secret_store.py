@@ -6,8 +6,8 @@ from typing import Any, Final
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from tiktok_connector.config import aws_client_key
-from tiktok_connector.errors import ConfigurationError, SecretUnavailableError
+from tiktok_connector.platform.aws import aws_client_key
+from tiktok_connector.platform.errors import ConfigurationError, SecretUnavailableError
 
 SECRET_MAX_AGE_SECONDS: Final = 300
 # Fail fast: a stuck Secrets Manager call must not eat the time left for delivery.

@@ -4,9 +4,9 @@ import time
 from collections.abc import Mapping
 from typing import Final, Literal
 
-from tiktok_connector.errors import ConfigurationError, UnauthorizedError
-from tiktok_connector.http_edge import require_authorization
-from tiktok_connector.secret_store import ConnectorSecret, get_connector_secret
+from tiktok_connector.platform.errors import ConfigurationError, UnauthorizedError
+from tiktok_connector.platform.http_edge import require_authorization
+from tiktok_connector.platform.secret_store import ConnectorSecret, get_connector_secret
 
 Credential = Literal["mparticle_authorization", "firehose_token"]
 # A refused header may mean the credential was just rotated (mParticle does not retry a 401, so a

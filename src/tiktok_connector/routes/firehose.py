@@ -10,10 +10,8 @@ from collections.abc import Mapping
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tiktok_connector.authentication import authenticate
 from tiktok_connector.config import Settings, get_settings
-from tiktok_connector.errors import BadRequestError
-from tiktok_connector.firehose_input import (
+from tiktok_connector.inbound.firehose import (
     EVENT_PROCESSING_REQUEST,
     NOOP_RESPONSES,
     REGISTRATION_REQUEST,
@@ -23,17 +21,19 @@ from tiktok_connector.firehose_input import (
     parse_event_processing_request,
     parse_message,
 )
-from tiktok_connector.firehose_registration import ACCESS_TOKEN, registration_response, response_envelope
-from tiktok_connector.http_edge import (
+from tiktok_connector.inbound.json_body import parse_json
+from tiktok_connector.inbound.registration import ACCESS_TOKEN, registration_response, response_envelope
+from tiktok_connector.platform.errors import BadRequestError
+from tiktok_connector.platform.http_edge import (
     HttpResponse,
     json_response,
     pipeline_response,
     request_body,
 )
-from tiktok_connector.observability import logger, metrics
-from tiktok_connector.pipeline import process_batches
-from tiktok_connector.secret_store import ConnectorSecret, get_connector_secret
-from tiktok_connector.webhook_input import parse_json
+from tiktok_connector.platform.observability import logger, metrics
+from tiktok_connector.platform.secret_store import ConnectorSecret, get_connector_secret
+from tiktok_connector.routes.authentication import authenticate
+from tiktok_connector.routes.pipeline import process_batches
 
 
 def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpResponse:

@@ -6,10 +6,11 @@ from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tiktok_connector.delivery import DeliveryReport, TokenSource, deliver
-from tiktok_connector.mapping import MappingResult, MappingSettings, build_requests, map_batches
-from tiktok_connector.model import Batch
-from tiktok_connector.observability import logger, metrics, tracer
+from tiktok_connector.delivery.deliver import DeliveryReport, TokenSource, deliver
+from tiktok_connector.mapping.mapper import MappingResult, build_requests, map_batches
+from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.model.events import Batch
+from tiktok_connector.platform.observability import logger, metrics, tracer
 
 _MAX_LOGGED_IDS: Final = 20
 _MAX_LOGGED_ID: Final = 64

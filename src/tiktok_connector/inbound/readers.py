@@ -3,8 +3,8 @@
 import hashlib
 import json
 
-from tiktok_connector.model import Product
-from tiktok_connector.values import to_flag
+from tiktok_connector.model.events import Product
+from tiktok_connector.platform.values import to_flag
 
 
 def object_or_empty(value: object) -> dict[str, object]:

@@ -11,23 +11,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from tiktok_connector.dead_letters import (
+from tiktok_connector.delivery.dead_letters import (
     DeadLetter,
     DeliveryFailure,
     PartialDeadLetterError,
     dead_letter_messages,
     send_dead_letters,
 )
-from tiktok_connector.errors import UnavailableError
-from tiktok_connector.mapping import TikTokRequest
-from tiktok_connector.observability import logger
-from tiktok_connector.tiktok_client import (
+from tiktok_connector.delivery.tiktok_client import (
     TikTokAnswer,
     TransportError,
     Verdict,
     encode_request_body,
     post_events,
 )
+from tiktok_connector.model.tiktok import TikTokRequest
+from tiktok_connector.platform.errors import UnavailableError
+from tiktok_connector.platform.observability import logger
 
 TokenSource = Callable[[bool], str | None]
 """Returns the TikTok access token; `True` asks for a fresh read that bypasses the cache."""

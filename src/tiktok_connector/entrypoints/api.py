@@ -12,17 +12,18 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tiktok_connector import firehose_route, webhook_route
 from tiktok_connector.config import get_settings
-from tiktok_connector.errors import (
+from tiktok_connector.platform.errors import (
     BadRequestError,
     ConfigurationError,
     PayloadTooLargeError,
     UnauthorizedError,
     UnavailableError,
 )
-from tiktok_connector.http_edge import HttpResponse, error_response
-from tiktok_connector.observability import logger, metrics, tracer
+from tiktok_connector.platform.http_edge import HttpResponse, error_response
+from tiktok_connector.platform.observability import logger, metrics, tracer
+from tiktok_connector.routes import firehose as firehose_route
+from tiktok_connector.routes import webhook as webhook_route
 
 Route = Callable[[Mapping[str, object], LambdaContext], HttpResponse]
 ROUTES: Final[dict[tuple[str, str], Route]] = {

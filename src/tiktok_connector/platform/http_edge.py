@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from tiktok_connector.errors import BadRequestError, PayloadTooLargeError, UnauthorizedError
+from tiktok_connector.platform.errors import BadRequestError, PayloadTooLargeError, UnauthorizedError
 
 MAX_BODY_BYTES: Final = 5 * 1024 * 1024
 """Bodies above 5 MiB are refused with 413 before parsing (SPEC 5, 7)."""

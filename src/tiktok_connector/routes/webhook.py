@@ -4,17 +4,17 @@ from collections.abc import Mapping
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tiktok_connector.authentication import authenticate
 from tiktok_connector.config import get_settings
-from tiktok_connector.errors import ConfigurationError
-from tiktok_connector.http_edge import (
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.platform.errors import ConfigurationError
+from tiktok_connector.platform.http_edge import (
     HttpResponse,
     pipeline_response,
     request_body,
 )
-from tiktok_connector.pipeline import process_batches
-from tiktok_connector.secret_store import get_connector_secret
-from tiktok_connector.webhook_input import parse_webhook_body
+from tiktok_connector.platform.secret_store import get_connector_secret
+from tiktok_connector.routes.authentication import authenticate
+from tiktok_connector.routes.pipeline import process_batches
 
 
 def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpResponse:
