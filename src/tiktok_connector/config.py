@@ -6,6 +6,7 @@ type belong to the Webhook route. Their problems are kept in `webhook_problem` a
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from tiktok_connector.mapping.settings import (
 from tiktok_connector.platform.errors import ConfigurationError
 
 DEFAULT_TIKTOK_API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+_PIXEL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class Settings:
     pixel_id: str | None
     webhook_mapping: MappingSettings | None
     webhook_problem: str | None = None
+    allowed_pixel_ids: frozenset[str] = frozenset()
+    """Pixels a Firehose request without its own access token may reach with the connector's token."""
 
     def webhook_settings(self) -> tuple[str, MappingSettings]:
         """The Pixel Id and mapping settings of the Webhook route, or the reason it is misconfigured."""
@@ -74,6 +78,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         problem = str(error)
     if problem is None and pixel_id is None:
         problem = "TIKTOK_PIXEL_ID is required for the Webhook route (/events)"
+    allowed_pixel_ids = parse_allowed_pixel_ids(value("ALLOWED_PIXEL_IDS"), default=pixel_id)
     return Settings(
         secret_id=secret_id,
         dead_letter_queue_url=queue_url,
@@ -84,7 +89,28 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         pixel_id=pixel_id,
         webhook_mapping=webhook_mapping,
         webhook_problem=problem,
+        allowed_pixel_ids=allowed_pixel_ids,
     )
+
+
+def parse_allowed_pixel_ids(text: str, *, default: str | None) -> frozenset[str]:
+    """`ALLOWED_PIXEL_IDS`: comma-separated pixel ids; unset or empty means `TIKTOK_PIXEL_ID` alone.
+
+    No pixel id at all allows no pixel: a Firehose connection must then bring its own access token.
+    """
+    if not text:
+        return frozenset({default} if default else ())
+    allowed: set[str] = set()
+    for position, entry in enumerate((part.strip() for part in text.split(",")), start=1):
+        if not entry:
+            continue  # a trailing or doubled comma
+        if not _PIXEL_ID.fullmatch(entry):
+            raise ConfigurationError(
+                f"ALLOWED_PIXEL_IDS entry {position} is not a pixel id "
+                "(comma-separated ids of letters, digits, '-' or '_')"
+            )
+        allowed.add(entry)
+    return frozenset(allowed)
 
 
 SETTINGS_VARIABLES = (
@@ -99,6 +125,7 @@ SETTINGS_VARIABLES = (
     "DEFAULT_PHONE_REGION",
     "TIKTOK_TEST_EVENT_CODE",
     "CUSTOM_MAPPINGS",
+    "ALLOWED_PIXEL_IDS",
 )
 _cached: Settings | ConfigurationError | None = None
 _cached_for: tuple[str | None, ...] = ()

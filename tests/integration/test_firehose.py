@@ -431,12 +431,13 @@ def test_body_over_5_mib_is_413(stack: Stack) -> None:
     assert (status, answer["error"]) == (413, "payload_too_large")
 
 
-def test_a_secret_without_firehose_token_is_misconfigured(stack: Stack) -> None:
+def test_a_secret_without_firehose_token_refuses_callers_with_401(stack: Stack) -> None:
+    # Anonymous callers reach this route: a missing token denies them all, never a server error
     stack.put_secret({key: value for key, value in demo.SECRET.items() if key != "firehose_token"})
 
     status, answer = stack.invoke(load_event("firehose-purchase"))
 
-    assert (status, answer["error"]) == (500, "misconfigured")
+    assert (status, answer["error"]) == (401, "unauthorized")
     assert "firehose_token" in answer["message"]
     assert stack.sandbox.requests() == []
 
@@ -451,6 +452,7 @@ def with_settings(**settings: str) -> dict[str, Any]:
 
 
 def test_pixel_content_type_and_identity_types_come_from_the_request(stack: Stack) -> None:
+    stack.set_env("ALLOWED_PIXEL_IDS", f"{demo.PIXEL_ID},C4OTHERPIXEL0002")
     message = with_settings(
         pixelId="C4OTHERPIXEL0002",
         contentType="product_group",
@@ -485,6 +487,7 @@ def test_the_webhook_settings_do_not_apply_to_firehose(stack: Stack) -> None:
     stack.del_env("TIKTOK_PIXEL_ID")
     stack.set_env("EMAIL_IDENTITY_TYPE", "fax")
     stack.set_env("CONTENT_TYPE", "sku")
+    stack.set_env("ALLOWED_PIXEL_IDS", demo.PIXEL_ID)  # without TIKTOK_PIXEL_ID, no pixel by default
 
     status, answer = stack.invoke(load_event("firehose-purchase"))
     webhook_status, webhook_answer = stack.invoke(load_event("webhook-purchase"))
@@ -537,6 +540,7 @@ def test_the_access_token_from_the_request_is_used(stack: Stack) -> None:
 
 
 def test_a_rejected_request_token_is_dead_lettered_as_token_rejected_without_refetching(stack: Stack) -> None:
+    # Only mParticle holds the request's token: the letter is final (not retryable), for the redrive to park
     status, answer = stack.invoke(
         firehose_event(with_settings(pixelId=demo.PIXEL_ID, accessToken="revoked-token"))
     )
@@ -544,7 +548,7 @@ def test_a_rejected_request_token_is_dead_lettered_as_token_rejected_without_ref
     assert (status, answer["dead_lettered"], answer["dead_letter_reasons"]) == (200, 1, {"token_rejected": 1})
     assert [request.code for request in stack.sandbox.requests()] == [40105]
     [letter] = stack.dead_letters()
-    assert (letter["reason"], letter["retryable"]) == ("token_rejected", True)
+    assert (letter["reason"], letter["retryable"]) == ("token_rejected", False)
     assert letter["source"]["origin"] == "firehose"
     assert letter["source"]["events"][0] == {
         "event_id": "fa7144e0-8d91-45a8-a818-2b9e9060b76b",

@@ -356,7 +356,8 @@ def test_a_firehose_letter_whose_own_token_was_refused_is_parked_without_stoppin
     request = json.loads(firehose["body"])
     request["account"]["account_settings"]["accessToken"] = "connection-token"
     firehose["body"] = json.dumps(request)
-    stack.sandbox.fail_next({"kind": "http_status", "status": 503})
+    # (a passing failure of such a request is answered 503 for mParticle to resend: only a refusal stays)
+    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 40105})
     status, answer = stack.invoke(firehose)
     assert (status, answer["dead_lettered"]) == (200, 1)
     [letter] = stack.dead_letters()

@@ -8,7 +8,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from tiktok_connector.delivery.dead_letters import (
@@ -57,6 +57,8 @@ class DeliveryReport:
     retries: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    resend_reasons: Counter[str] = field(default_factory=Counter)
+    """Events handed back for mParticle to resend (counted in `unaccounted` too), by failure reason."""
 
 
 def deliver(
@@ -77,7 +79,12 @@ def deliver(
         failure = _send_with_retries(request, api_url, token_source, remaining_ms, policy, report)
         if failure is None:
             report.forwarded += request.event_count
+        elif token_from_request and failure.retryable and failure.reason != "token_rejected":
+            _hand_back(request, failure, report)
         else:
+            if token_from_request:
+                # Only mParticle holds the request's token (never stored): no replay could send this.
+                failure = replace(failure, retryable=False)
             letters = dead_letter_messages(
                 request, failure, origin=origin, token_from_request=token_from_request
             )
@@ -177,6 +184,27 @@ def _send_with_retries(
             return failure
         time.sleep(delay_s)
         report.retries += 1
+
+
+def _hand_back(request: TikTokRequest, failure: DeliveryFailure, report: DeliveryReport) -> None:
+    """A request that brought its own token failed for a passing reason: mParticle resends it (503).
+
+    Its token is never stored, so a dead letter could not be replayed; the resend carries the token
+    again, and TikTok deduplicates the events it already has by their unchanged event ids.
+    """
+    report.unaccounted += request.event_count
+    report.resend_reasons[failure.reason] += request.event_count
+    logger.warning(
+        "request handed back for mParticle to resend",
+        extra={
+            "reason": failure.reason,
+            "attempts": failure.attempts,
+            "http_status": failure.http_status,
+            "tiktok_code": failure.tiktok_code,
+            "tiktok_request_id": failure.request_id,
+            "events": request.event_count,
+        },
+    )
 
 
 def _dead_letter(

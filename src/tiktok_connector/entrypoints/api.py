@@ -16,6 +16,7 @@ from tiktok_connector.config import get_settings
 from tiktok_connector.platform.errors import (
     BadRequestError,
     ConfigurationError,
+    ForbiddenError,
     PayloadTooLargeError,
     UnauthorizedError,
     UnavailableError,
@@ -33,6 +34,7 @@ ROUTES: Final[dict[tuple[str, str], Route]] = {
 _REFUSALS: Final[tuple[tuple[type[Exception], int, str], ...]] = (
     (BadRequestError, 400, "bad_request"),
     (UnauthorizedError, 401, "unauthorized"),
+    (ForbiddenError, 403, "forbidden"),
     (PayloadTooLargeError, 413, "payload_too_large"),
 )
 
@@ -57,7 +59,7 @@ def route(event: Mapping[str, Any], context: LambdaContext) -> HttpResponse:
         metrics.add_metric(name="RequestsUnavailable", unit=MetricUnit.Count, value=1)
         logger.warning("dependency unavailable", extra={"problem": str(problem)})
         return error_response(503, "unavailable", str(problem))
-    except (BadRequestError, UnauthorizedError, PayloadTooLargeError) as refusal:
+    except (BadRequestError, UnauthorizedError, ForbiddenError, PayloadTooLargeError) as refusal:
         status, error = next((s, e) for kind, s, e in _REFUSALS if isinstance(refusal, kind))
         metrics.add_metric(name=f"RequestsRefused_{status}", unit=MetricUnit.Count, value=1)
         logger.info("request refused", extra={"status": status, "error": error, "reason": str(refusal)})

@@ -17,6 +17,10 @@ class UnauthorizedError(ConnectorError):
     """The Authorization header is missing or wrong; answered 401."""
 
 
+class ForbiddenError(ConnectorError):
+    """The caller may not reach what it asked for (a pixel the connector's token does not serve); 403."""
+
+
 class PayloadTooLargeError(ConnectorError):
     """The body exceeds the accepted size; answered 413 before parsing."""
 

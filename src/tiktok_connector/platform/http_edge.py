@@ -69,28 +69,40 @@ def pipeline_response(unaccounted: int, answer: Mapping[str, object]) -> HttpRes
     return json_response(200, answer)
 
 
-def request_body(raw_event: Mapping[str, object]) -> bytes:
-    """The body as bytes (base64 decoded when API Gateway encoded it), refused above the limit."""
+def request_body(raw_event: Mapping[str, object], *, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The body as bytes (base64 decoded when API Gateway encoded it), refused above `max_bytes`."""
     body = raw_event.get("body")
     if body is None or body == "":
         raise BadRequestError("the request has no body")
     if not isinstance(body, str):
         raise BadRequestError("the request body is not text")
+    refuse_oversized_body(raw_event, max_bytes)
     if raw_event.get("isBase64Encoded"):
-        if len(body) * 3 // 4 > MAX_BODY_BYTES + 3:
-            raise _too_large()
         try:
             data = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequestError("the request body is not valid base64") from None
     else:
-        if len(body) > MAX_BODY_BYTES:  # every character is at least one byte
-            raise _too_large()
         data = body.encode("utf-8", errors="surrogatepass")
-    if len(data) > MAX_BODY_BYTES:
-        raise _too_large()
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
     return data
 
 
-def _too_large() -> PayloadTooLargeError:
-    return PayloadTooLargeError(f"the body exceeds {MAX_BODY_BYTES} bytes (5 MiB)")
+def refuse_oversized_body(raw_event: Mapping[str, object], max_bytes: int = MAX_BODY_BYTES) -> None:
+    """Refuse a body surely over `max_bytes`, judged from its length alone (nothing decoded or read)."""
+    body = raw_event.get("body")
+    if not isinstance(body, str):
+        return
+    if raw_event.get("isBase64Encoded"):
+        exceeds = len(body) * 3 // 4 > max_bytes + 3
+    else:
+        exceeds = len(body) > max_bytes  # every character is at least one byte
+    if exceeds:
+        raise _too_large(max_bytes)
+
+
+def _too_large(max_bytes: int) -> PayloadTooLargeError:
+    if max_bytes == MAX_BODY_BYTES:
+        return PayloadTooLargeError(f"the body exceeds {MAX_BODY_BYTES} bytes (5 MiB)")
+    return PayloadTooLargeError(f"the body exceeds {max_bytes} bytes")

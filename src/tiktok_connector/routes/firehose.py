@@ -1,11 +1,13 @@
-"""`POST /firehose`: mParticle's partner protocol (Firehose over HTTPS, SPEC 2.2).
+"""`POST /firehose`: mParticle's partner protocol (Firehose over HTTPS).
 
-Registration needs no authentication (mParticle imports it before it issues the token), so the body
-is read (under the size limit) before the `Authorization: Token <token>` check; every other message
-is refused with 401 before it is parsed any further.
+The `Authorization: Token <token>` header is checked before the body is read. Registration is the one
+exception (mParticle imports it before it issues the token): a caller who does not pass the check may
+still get the registration answer, but only for a small body (`REGISTRATION_MAX_BYTES`); anything
+larger or anything else is refused with 401 unparsed, as cheaply as on `/events`.
 """
 
 from collections.abc import Mapping
+from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,12 +24,25 @@ from tiktok_connector.inbound.firehose import (
     parse_message,
 )
 from tiktok_connector.inbound.json_body import parse_json
-from tiktok_connector.inbound.registration import ACCESS_TOKEN, registration_response, response_envelope
-from tiktok_connector.platform.errors import BadRequestError
+from tiktok_connector.inbound.registration import (
+    ACCESS_TOKEN,
+    PIXEL_ID,
+    registration_response,
+    response_envelope,
+)
+from tiktok_connector.platform.errors import (
+    BadRequestError,
+    ConfigurationError,
+    ForbiddenError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    UnavailableError,
+)
 from tiktok_connector.platform.http_edge import (
     HttpResponse,
     json_response,
     pipeline_response,
+    refuse_oversized_body,
     request_body,
 )
 from tiktok_connector.platform.observability import logger, metrics
@@ -35,24 +50,26 @@ from tiktok_connector.platform.secret_store import ConnectorSecret, get_connecto
 from tiktok_connector.routes.authentication import authenticate
 from tiktok_connector.routes.pipeline import process_batches
 
+REGISTRATION_MAX_BYTES: Final = 64 * 1024
+"""The largest body read without authentication (a registration request is a few hundred bytes)."""
+
 
 def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpResponse:
-    body = request_body(raw_event)
-    document: object = None
-    malformed: BadRequestError | None = None
     try:
-        document = parse_json(body)
-    except BadRequestError as error:
-        malformed = error
-    if message_type(document) == REGISTRATION_REQUEST:
-        logger.info("firehose registration requested")
-        metrics.add_metric(name="FirehoseRegistrations", unit=MetricUnit.Count, value=1)
-        return json_response(200, registration_response(message_id(document)))
+        settings = get_settings()
+        secret = authenticate(
+            raw_event, settings.secret_id, "firehose_token", scheme="Token", unset_denies=True
+        )
+    except (UnauthorizedError, ConfigurationError, UnavailableError):
+        # Registration needs nothing configured; any other request keeps its refusal.
+        answer = _unauthenticated_registration(raw_event)
+        if answer is None:
+            raise
+        return answer
 
-    settings = get_settings()
-    secret = authenticate(raw_event, settings.secret_id, "firehose_token", scheme="Token")
-    if malformed is not None:
-        raise malformed
+    document = parse_json(request_body(raw_event))
+    if message_type(document) == REGISTRATION_REQUEST:
+        return _registration(document)
     message = parse_message(document)
     logger.info("firehose message", extra={"message_type": message.type, "message_id": message.id})
     if message.type == EVENT_PROCESSING_REQUEST:
@@ -62,6 +79,24 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpRespo
         metrics.add_metric(name="FirehoseMessagesIgnored", unit=MetricUnit.Count, value=1)
         return json_response(200, response_envelope(NOOP_RESPONSES[message.type], message.id))
     raise BadRequestError(f"unsupported Firehose message type {message.type!r}")
+
+
+def _unauthenticated_registration(raw_event: Mapping[str, object]) -> HttpResponse | None:
+    """The registration answer for a small registration body; None for anything else (never parsed)."""
+    refuse_oversized_body(raw_event)  # judged from the length alone: it costs no more than the 401
+    try:
+        document = parse_json(request_body(raw_event, max_bytes=REGISTRATION_MAX_BYTES))
+    except (BadRequestError, PayloadTooLargeError):
+        return None
+    if message_type(document) != REGISTRATION_REQUEST:
+        return None
+    return _registration(document)
+
+
+def _registration(document: object) -> HttpResponse:
+    logger.info("firehose registration requested")
+    metrics.add_metric(name="FirehoseRegistrations", unit=MetricUnit.Count, value=1)
+    return json_response(200, registration_response(message_id(document)))
 
 
 def _process_events(
@@ -77,6 +112,12 @@ def _process_events(
     if request_token is None and not secret.tiktok_access_token:
         raise BadRequestError(
             f"account setting {ACCESS_TOKEN} is required (the connector's secret has no tiktok_access_token)"
+        )
+    if request_token is None and connection.pixel_id not in settings.allowed_pixel_ids:
+        # The connector's own token serves only the pixels its operator listed; nothing is sent.
+        raise ForbiddenError(
+            f"account setting {PIXEL_ID} {connection.pixel_id[:64]!r} is not a pixel this connector may "
+            f"reach with its own access token (ALLOWED_PIXEL_IDS); set the connection's {ACCESS_TOKEN}"
         )
 
     def token_source(force_fetch: bool) -> str | None:

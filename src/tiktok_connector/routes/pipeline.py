@@ -40,6 +40,8 @@ class PipelineOutcome:
             body["dead_letter_reasons"] = dict(sorted(self.delivery.dead_letter_reasons.items()))
         if self.unaccounted:
             body["unaccounted"] = self.unaccounted
+        if self.delivery.resend_reasons:
+            body["resend_reasons"] = dict(sorted(self.delivery.resend_reasons.items()))
         return body
 
 
@@ -105,4 +107,7 @@ def _record(outcome: PipelineOutcome) -> None:
         metrics.add_metric(name="TikTokLatency", unit=MetricUnit.Milliseconds, value=latency)
     if report.unaccounted:
         metrics.add_metric(name="EventsUnaccounted", unit=MetricUnit.Count, value=report.unaccounted)
+    if report.resend_reasons:
+        handed_back = report.resend_reasons.total()
+        metrics.add_metric(name="EventsHandedBackForResend", unit=MetricUnit.Count, value=handed_back)
     logger.info("batch processed", extra={"summary": outcome.summary()})
