@@ -220,3 +220,52 @@ def test_get_settings_reads_the_environment_once_and_keeps_a_problem(monkeypatch
     for _ in range(2):  # raised every time, not only on the first call
         with pytest.raises(ConfigurationError, match="SECRET_ID"):
             get_settings()
+
+
+# -- ALLOWED_PIXEL_IDS: the pixels a Firehose request may reach with the connector's own token --------
+
+
+@pytest.mark.parametrize("blank", [None, "", "  "])
+def test_allowed_pixel_ids_default_to_the_pixel_id(blank: str | None) -> None:
+    environ = REQUIRED if blank is None else env(ALLOWED_PIXEL_IDS=blank)
+    assert load_settings(environ).allowed_pixel_ids == frozenset({"C4PIXEL"})
+
+
+def test_without_any_pixel_id_no_pixel_is_allowed() -> None:
+    assert load_settings(without("TIKTOK_PIXEL_ID")).allowed_pixel_ids == frozenset()
+    assert load_settings(env(ALLOWED_PIXEL_IDS=",")).allowed_pixel_ids == frozenset()
+
+
+def test_allowed_pixel_ids_replace_the_default() -> None:
+    settings = load_settings(env(ALLOWED_PIXEL_IDS=" C4OTHER01 ,C4THIRD_02,, C4-FOURTH ,"))
+    assert settings.allowed_pixel_ids == frozenset({"C4OTHER01", "C4THIRD_02", "C4-FOURTH"})
+
+
+@pytest.mark.parametrize(
+    "given", ["C4PIXEL,not a pixel", "C4PIXEL;C4OTHER", "C4PIXEL,é", "C4PIXEL," + "P" * 65]
+)
+def test_a_bad_allowed_pixel_id_is_named(given: str) -> None:
+    with pytest.raises(ConfigurationError, match="ALLOWED_PIXEL_IDS") as raised:
+        load_settings(env(ALLOWED_PIXEL_IDS=given))
+    assert "not a pixel id" in str(raised.value)
+
+
+def test_a_changed_allowed_pixel_ids_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALLOWED_PIXEL_IDS", raising=False)
+    assert get_settings().allowed_pixel_ids == frozenset({"C4PIXEL"})
+    monkeypatch.setenv("ALLOWED_PIXEL_IDS", "C4OTHER01")
+    assert get_settings().allowed_pixel_ids == frozenset({"C4OTHER01"})
+
+
+def test_the_template_passes_allowed_pixel_ids_to_the_connector_empty_by_default() -> None:
+    from pathlib import Path
+
+    from cfnlint.decode import decode_str
+
+    template, problems = decode_str((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    assert template is not None and not problems
+    variables = template["Resources"]["ConnectorFunction"]["Properties"]["Environment"]["Variables"]
+    parameter = variables["ALLOWED_PIXEL_IDS"]["Ref"]
+    assert template["Parameters"][parameter]["Default"] == ""
