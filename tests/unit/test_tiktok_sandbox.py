@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import requests
 from devstack.tiktok_sandbox import (
     CODE_INVALID_PARAMETER,
     CODE_OK,
+    CODE_PARTIAL_SUCCESS,
     CODE_RATE_LIMITED,
     CODE_TOKEN_INVALID,
     DEFAULT_ACCESS_TOKEN,
@@ -66,6 +68,16 @@ def full_event(index: int = 0) -> dict[str, Any]:
             "ttclid": "E.C.P.abc",
             "ttp": "2F7h37YkS1j57AYSKTI7IHhJPYH",
             "locale": "en-US",
+            "first_name": HASH,
+            "last_name": OTHER_HASH,
+            "zip_code": HASH,
+            "city": "sanfrancisco",
+            "state": "ca",
+            "country": "us",
+            "idfa": "IDFA-VALUE",
+            "idfv": "IDFV-VALUE",
+            "gaid": "gaid-value",
+            "att_status": "AUTHORIZED",
         },
         "page": {"url": "https://shop.example/checkout", "referrer": "https://shop.example/cart"},
         "properties": {
@@ -77,6 +89,7 @@ def full_event(index: int = 0) -> dict[str, Any]:
                     "price": 8.5,
                     "quantity": 2,
                     "brand": "Acme",
+                    "content_type": "product",
                 }
             ],
             "content_type": "product",
@@ -89,8 +102,22 @@ def full_event(index: int = 0) -> dict[str, Any]:
             "num_items": 2,
             "search_string": "socks",
             "shop_id": "shop-1",
+            "delivery_category": "home_delivery",
+            "predicted_ltv": 120.5,
         },
         "limited_data_use": False,
+        "lead": {"lead_id": "7231234567890", "lead_event_source": "HubSpot"},
+        "app": {"app_id": "343200656", "app_name": "Shop", "app_version": "1.2.3"},
+        "ad": {
+            "callback": "E.C.P.abc",
+            "campaign_id": "c-1",
+            "ad_id": "a-1",
+            "creative_id": "cr-1",
+            "is_retargeting": False,
+            "attributed": True,
+            "attribute_type": "click",
+            "attribute_provider": "provider",
+        },
     }
 
 
@@ -186,6 +213,28 @@ def test_minimal_request_is_accepted(sandbox: TikTokSandbox) -> None:
         "data": [{"event": "ViewContent", "event_time": EVENT_TIME}],
     }
     assert post(sandbox, body).json()["code"] == CODE_OK
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        pytest.param(set_path("data.0.user.external_id", HASH), id="external-id-string"),
+        pytest.param(set_path("data.0.user.email", HASH), id="email-string"),
+        pytest.param(set_path("data.0.user.phone", [HASH, OTHER_HASH]), id="phone-list"),
+        pytest.param(set_path("data.0.user", {"first_name": HASH, "city": "paris"}), id="names-only"),
+        pytest.param(set_path("data.0.properties.contents.0.content_type", "product_group"), id="group"),
+        pytest.param(set_path("data.0.properties", {"contents": [{"price": 1}]}), id="content-price-only"),
+        pytest.param(set_path("data.0.lead", {"lead_id": "1"}), id="lead-id-only"),
+        pytest.param(set_path("data.0.limited_data_use", True), id="limited-data-use"),
+        pytest.param(set_path("data.0.properties.value", 0), id="value-zero"),
+        pytest.param(delete_path("data.0.event_id"), id="no-event-id"),
+    ],
+)
+def test_documented_variants_are_accepted(sandbox: TikTokSandbox, mutation: Mutation) -> None:
+    body = full_body()
+    mutation(body)
+    answer = post(sandbox, body).json()
+    assert (answer["code"], answer["message"]) == (CODE_OK, "OK")
 
 
 def test_content_type_with_charset_and_lowercase_token_header_are_accepted(sandbox: TikTokSandbox) -> None:
@@ -311,6 +360,24 @@ INVALID_BODIES: list[tuple[str, Mutation, str]] = [
         "data.0.user.user_agent: Field may not be null",
     ),
     ("user-ttclid-int", set_path("data.0.user.ttclid", 1), "data.0.user.ttclid: Not a valid string"),
+    # advanced matching: names and zip code hashed, city/state/country plain strings
+    ("first-name-raw", set_path("data.0.user.first_name", "Jane"), "data.0.user.first_name: not a SHA-256"),
+    ("last-name-uppercase", set_path("data.0.user.last_name", "A" * 64), "user.last_name: not a SHA-256"),
+    ("last-name-list", set_path("data.0.user.last_name", [HASH]), "user.last_name: Not a valid string"),
+    ("zip-code-raw", set_path("data.0.user.zip_code", "94103"), "data.0.user.zip_code: not a SHA-256"),
+    ("zip-code-int", set_path("data.0.user.zip_code", 94103), "data.0.user.zip_code: Not a valid string"),
+    ("city-int", set_path("data.0.user.city", 1), "data.0.user.city: Not a valid string"),
+    ("state-list", set_path("data.0.user.state", ["ca"]), "data.0.user.state: Not a valid string"),
+    ("country-null", set_path("data.0.user.country", None), "data.0.user.country: Field may not be null"),
+    ("att-status-other", set_path("data.0.user.att_status", "YES"), "data.0.user.att_status: Must be one of"),
+    # lead, app, ad
+    ("lead-not-object", set_path("data.0.lead", "7231"), "data.0.lead: Not a valid mapping type"),
+    ("lead-id-int", set_path("data.0.lead.lead_id", 7231), "data.0.lead.lead_id: Not a valid string"),
+    ("lead-unknown-key", set_path("data.0.lead.source", "x"), "data.0.lead.source: Unknown field"),
+    ("app-id-int", set_path("data.0.app.app_id", 343200656), "data.0.app.app_id: Not a valid string"),
+    ("app-unknown-key", set_path("data.0.app.bundle", "x"), "data.0.app.bundle: Unknown field"),
+    ("ad-retargeting-str", set_path("data.0.ad.is_retargeting", "no"), "data.0.ad.is_retargeting: Not a"),
+    ("ad-campaign-int", set_path("data.0.ad.campaign_id", 1), "data.0.ad.campaign_id: Not a valid string"),
     # page
     ("page-not-object", set_path("data.0.page", "https://x"), "data.0.page: Not a valid mapping type"),
     ("page-url-no-scheme", set_path("data.0.page.url", "shop.example/x"), "data.0.page.url: Not a valid URL"),
@@ -379,6 +446,17 @@ INVALID_BODIES: list[tuple[str, Mutation, str]] = [
         "quantity: Not a valid integer",
     ),
     ("content-type-other", set_path("data.0.properties.content_type", "sku"), "content_type: Must be one of"),
+    (
+        "item-content-type-other",
+        set_path("data.0.properties.contents.0.content_type", "sku"),
+        "contents.0.content_type: Must be one of",
+    ),
+    ("predicted-ltv-str", set_path("data.0.properties.predicted_ltv", "9"), "predicted_ltv: Not a valid"),
+    (
+        "delivery-category-int",
+        set_path("data.0.properties.delivery_category", 1),
+        "delivery_category: Not a valid string",
+    ),
     (
         "currency-unknown",
         set_path("data.0.properties.currency", "XYZ"),
@@ -612,6 +690,12 @@ def test_http_status_fault_with_json_body_and_retry_after(sandbox: TikTokSandbox
         pytest.param({"kind": "http_status", "status": 200}, id="status-not-error"),
         pytest.param({"kind": "delay", "seconds": -1}, id="negative-delay"),
         pytest.param({"kind": "reset", "seconds": 1}, id="unknown-key"),
+        pytest.param({"kind": "drip", "seconds_per_byte": 0}, id="drip-zero"),
+        pytest.param({"kind": "drip", "seconds_per_byte": -0.1}, id="drip-negative"),
+        pytest.param({"kind": "drip", "seconds_per_byte": "1"}, id="drip-string"),
+        pytest.param({"kind": "drip", "seconds_per_byte": 601}, id="drip-too-slow"),
+        pytest.param({"kind": "drip", "body_only": "yes"}, id="drip-body-only-string"),
+        pytest.param({"kind": "drip", "seconds": 1}, id="drip-unknown-key"),
     ],
 )
 def test_malformed_faults_are_refused(sandbox: TikTokSandbox, fault: dict[str, Any]) -> None:
@@ -658,6 +742,216 @@ def test_requests_are_listed_in_arrival_order(sandbox: TikTokSandbox) -> None:
     post(sandbox, full_body())  # arrives second, answered first
     slow.join()
     assert [record.body["partner_name"] for record in sandbox.requests()] == ["slow", "mParticle"]
+
+
+# -- marked events: rejected requests and partial success -----------------------------------------
+
+
+def body_of(*indexes: int) -> dict[str, Any]:
+    """A valid body whose events are ``full_event(i)`` (event id ``evt-<i>``) for the given indexes."""
+    body = full_body()
+    body["data"] = [full_event(index) for index in indexes]
+    return body
+
+
+def accepted_ids(sandbox: TikTokSandbox) -> list[str]:
+    return [event["event_id"] for event in sandbox.accepted_events()]
+
+
+def test_a_rejected_event_fails_its_whole_request_so_a_client_can_bisect(sandbox: TikTokSandbox) -> None:
+    # Given one event marked invalid among four
+    sandbox.set_rejected_events(["evt-2"])
+    # When the four go in one request, the whole request is refused, naming the event's position
+    response = post(sandbox, body_of(0, 1, 2, 3))
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["code"], answer["message"]) == (CODE_INVALID_PARAMETER, "data.2.event_id: Invalid event")
+    assert answer["data"] == {}
+    # and a client splitting in halves finds it alone
+    assert post(sandbox, body_of(0, 1)).json()["code"] == CODE_OK
+    halves = post(sandbox, body_of(2, 3)).json()
+    assert (halves["code"], halves["message"]) == (CODE_INVALID_PARAMETER, "data.0.event_id: Invalid event")
+    assert post(sandbox, body_of(2)).json()["code"] == CODE_INVALID_PARAMETER
+    assert post(sandbox, body_of(3)).json()["code"] == CODE_OK
+    # Then every request was recorded, and only the unmarked events were accepted
+    assert [record.code for record in sandbox.requests()] == [40002, 0, 40002, 40002, 0]
+    assert [record.event_ids for record in sandbox.requests_with_event("evt-2")] == [
+        ["evt-0", "evt-1", "evt-2", "evt-3"],
+        ["evt-2", "evt-3"],
+        ["evt-2"],
+    ]
+    assert sorted(accepted_ids(sandbox)) == ["evt-0", "evt-1", "evt-3"]
+    assert sandbox.stats()["requests"] == 5
+
+
+def test_several_rejected_events_name_the_first_and_tiktoks_own_checks_come_first(
+    sandbox: TikTokSandbox,
+) -> None:
+    sandbox.set_rejected_events(["evt-3", "evt-1"])
+    assert post(sandbox, body_of(0, 1, 2, 3)).json()["message"] == "data.1.event_id: Invalid event"
+    # A bad token or an invalid field is answered as TikTok would, before any mark is looked at
+    assert post(sandbox, body_of(1), token="wrong").json()["code"] == CODE_TOKEN_INVALID
+    invalid = body_of(1, 2)
+    invalid["data"][1]["event_time"] = "soon"
+    assert post(sandbox, invalid).json()["message"] == "data.1.event_time: Not a valid integer"
+    # Queued faults come first too
+    sandbox.fail_next({"kind": "tiktok_code", "code": 50000})
+    assert post(sandbox, body_of(1)).json()["code"] == 50000
+    # An empty set turns the rejection off
+    sandbox.set_rejected_events([])
+    assert post(sandbox, body_of(1)).json()["code"] == CODE_OK
+
+
+def test_partial_failure_answers_20001_naming_the_failed_events(sandbox: TikTokSandbox) -> None:
+    sandbox.set_partial_failures(["evt-1", "evt-3"])
+
+    response = post(sandbox, body_of(0, 1, 2, 3))
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["code"], answer["message"]) == (CODE_PARTIAL_SUCCESS, "Partial success")
+    assert isinstance(answer["request_id"], str) and answer["request_id"]
+    assert answer["data"] == {
+        "failed_events": [
+            {"index": 1, "event_id": "evt-1", "code": 40002, "message": "Invalid parameter."},
+            {"index": 3, "event_id": "evt-3", "code": 40002, "message": "Invalid parameter."},
+        ]
+    }
+    (record,) = sandbox.requests()
+    assert record.failed_indexes == [1, 3]
+    assert accepted_ids(sandbox) == ["evt-0", "evt-2"]
+    # A request without a marked event is a plain success
+    assert post(sandbox, body_of(4)).json() | {"request_id": ""} == {
+        "code": CODE_OK,
+        "message": "OK",
+        "request_id": "",
+        "data": {},
+    }
+    stats = sandbox.stats()
+    assert (stats["accepted_requests"], stats["partial_success_requests"]) == (1, 1)
+    assert stats["accepted_events"] == 3
+
+
+def test_partial_failure_message_precedence_and_reset(sandbox: TikTokSandbox) -> None:
+    sandbox.set_partial_failures(["evt-0"], message="data.0.user: TIKTOK")
+    sandbox.set_rejected_events(["evt-1"])
+    # A rejection wins over a partial failure
+    assert post(sandbox, body_of(0, 1)).json()["code"] == CODE_INVALID_PARAMETER
+    sandbox.set_rejected_events([])
+    [failed] = post(sandbox, body_of(0, 1)).json()["data"]["failed_events"]
+    assert failed == {"index": 0, "event_id": "evt-0", "code": 40002, "message": "data.0.user: TIKTOK"}
+    # A 20001 queued as a fault names no event: all of its events count as accepted
+    sandbox.fail_next({"kind": "tiktok_code", "code": CODE_PARTIAL_SUCCESS})
+    assert post(sandbox, body_of(5, 6)).json()["code"] == CODE_PARTIAL_SUCCESS
+    assert accepted_ids(sandbox) == ["evt-1", "evt-5", "evt-6"]
+    # reset() forgets the marks and the message
+    sandbox.reset()
+    assert post(sandbox, body_of(0, 1)).json()["code"] == CODE_OK
+    sandbox.set_partial_failures(["evt-0"])
+    assert post(sandbox, body_of(0)).json()["data"]["failed_events"][0]["message"] == "Invalid parameter."
+
+
+@pytest.mark.parametrize("method", ["set_rejected_events", "set_partial_failures"])
+def test_marked_event_ids_must_be_a_list_of_strings(sandbox: TikTokSandbox, method: str) -> None:
+    mark = getattr(sandbox, method)
+    with pytest.raises(TypeError):
+        mark("evt-1")
+    with pytest.raises(ValueError, match="non-empty string"):
+        mark(["evt-1", ""])
+    with pytest.raises(ValueError, match="non-empty string"):
+        mark([1])
+    assert post(sandbox, body_of(1)).json()["code"] == CODE_OK  # nothing was marked
+
+
+# -- dripped answers ----------------------------------------------------------------------------------
+
+
+def raw_post(sandbox: TikTokSandbox, body: object) -> socket.socket:
+    """Send a track request on a plain socket, to read its answer byte by byte."""
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {TRACK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccess-Token: {TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    sock = socket.create_connection(("127.0.0.1", sandbox.port), timeout=10)
+    sock.sendall(head.encode() + payload)
+    return sock
+
+
+def read_until(sock: socket.socket, done: Callable[[bytes], bool]) -> bytes:
+    received = b""
+    while not done(received):
+        chunk = sock.recv(4096)
+        assert chunk, "the connection closed early"
+        received += chunk
+    return received
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
+def test_drip_writes_the_answer_a_byte_at_a_time_until_interrupted(sandbox: TikTokSandbox) -> None:
+    # Given an answer dripped at one byte per 0.2 s (the status line and headers alone take ~25 s)
+    sandbox.fail_next({"kind": "drip", "seconds_per_byte": 0.2})
+    with raw_post(sandbox, full_body()) as sock:
+        # When the first bytes have come
+        received = read_until(sock, lambda data: len(data) >= 3)
+        # Then the request was judged and recorded before its answer started
+        (record,) = sandbox.requests()
+        assert (record.code, record.fault) == (
+            CODE_OK,
+            {"kind": "drip", "seconds_per_byte": 0.2, "body_only": False},
+        )
+        # and a reset cuts the drip short: the connection closes with the answer unfinished
+        sandbox.reset()
+        received += read_to_end(sock)
+    assert received.startswith(b"HTT")
+    assert b"\r\n\r\n" not in received
+
+
+def test_drip_of_the_body_only_sends_the_headers_at_once(sandbox: TikTokSandbox) -> None:
+    sandbox.fail_next({"kind": "drip", "seconds_per_byte": 0.2, "body_only": True})
+    with raw_post(sandbox, full_body()) as sock:
+        head = read_until(sock, lambda data: b"\r\n\r\n" in data)
+        headers, _, body = head.partition(b"\r\n\r\n")
+        assert headers.startswith(b"HTTP/1.1 200 OK\r\n")
+        length = int(headers.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        body += read_until(sock, lambda data: len(body + data) >= 1)
+        sandbox.reset()
+        body += read_to_end(sock)
+    assert 1 <= len(body) < length
+    assert b'{"code": 0'.startswith(body[:10])
+
+
+def test_a_dripped_answer_completes_and_keeps_the_connection(sandbox: TikTokSandbox) -> None:
+    sandbox.set_partial_failures(["evt-0"])
+    sandbox.fail_next({"kind": "drip", "seconds_per_byte": 0.003})
+    with requests.Session() as session:
+        dripped = post(sandbox, body_of(0, 1), session=session)
+        assert dripped.status_code == 200
+        assert dripped.headers["Content-Length"] == str(len(dripped.content))
+        assert dripped.json()["code"] == CODE_PARTIAL_SUCCESS  # the answer is the one TikTok would give
+        assert post(sandbox, body_of(2), session=session).json()["code"] == CODE_OK
+    assert sandbox.connections_opened == 1
+    assert [record.fault["kind"] if record.fault else None for record in sandbox.requests()] == ["drip", None]
+
+
+def test_stop_ends_a_drip() -> None:
+    sandbox = TikTokSandbox().start()
+    try:
+        sandbox.fail_next({"kind": "drip", "seconds_per_byte": 0.2})
+        with raw_post(sandbox, full_body()) as sock:
+            received = read_until(sock, lambda data: len(data) >= 1)
+            sandbox.stop()
+            received += read_to_end(sock)
+    finally:
+        sandbox.stop()
+    assert received.startswith(b"H")
+    assert b"\r\n\r\n" not in received
 
 
 # -- connections ----------------------------------------------------------------------------------
@@ -771,6 +1065,49 @@ def test_control_api_over_http(sandbox: TikTokSandbox) -> None:
 
     # Control calls are not track requests.
     assert [record.path for record in sandbox.requests()] == [TRACK_PATH]
+
+
+def test_control_api_marks_events_and_drips(sandbox: TikTokSandbox) -> None:
+    control = sandbox.base_url + "/_sandbox"
+    with requests.Session() as admin:
+        assert admin.put(f"{control}/rejected_events", json=["evt-1"], timeout=5).json() == {
+            "rejected_events": 1
+        }
+        assert post(sandbox, body_of(0, 1)).json()["code"] == CODE_INVALID_PARAMETER
+
+        partial = {"event_ids": ["evt-0"], "message": "bad event"}
+        assert admin.put(f"{control}/partial_failures", json=partial, timeout=5).json() == {
+            "partial_failures": 1
+        }
+        assert admin.put(f"{control}/rejected_events", json=[], timeout=5).json() == {"rejected_events": 0}
+        [failed] = post(sandbox, body_of(0, 1)).json()["data"]["failed_events"]
+        assert (failed["index"], failed["message"]) == (0, "bad event")
+
+        assert admin.put(f"{control}/partial_failures", json=["evt-1"], timeout=5).status_code == 200
+        [failed] = post(sandbox, body_of(0, 1)).json()["data"]["failed_events"]
+        assert (failed["event_id"], failed["message"]) == ("evt-1", "Invalid parameter.")
+
+        listed = admin.get(f"{control}/requests", timeout=5).json()
+        assert [item["response"]["code"] for item in listed] == [40002, 20001, 20001]
+        assert listed[2]["response"]["data"]["failed_events"][0]["index"] == 1
+        assert admin.get(f"{control}/stats", timeout=5).json()["partial_success_requests"] == 2
+
+        drip = [{"kind": "drip", "seconds_per_byte": 0.003}]
+        assert admin.post(f"{control}/faults", json=drip, timeout=5).json() == {"queued": 1}
+        assert post(sandbox, body_of(2)).json()["code"] == CODE_OK
+        assert sandbox.requests()[-1].fault == {"kind": "drip", "seconds_per_byte": 0.003, "body_only": False}
+
+        # Mistakes are answered, not ignored, and change nothing.
+        assert admin.put(f"{control}/rejected_events", json="evt-2", timeout=5).status_code == 400
+        assert admin.put(f"{control}/rejected_events", json=[2], timeout=5).status_code == 400
+        assert admin.put(f"{control}/partial_failures", json={"ids": ["evt-2"]}, timeout=5).status_code == 400
+        assert admin.put(f"{control}/partial_failures", json="evt-2", timeout=5).status_code == 400
+        bad_message = {"event_ids": ["evt-2"], "message": 5}
+        assert admin.put(f"{control}/partial_failures", json=bad_message, timeout=5).status_code == 400
+        assert post(sandbox, body_of(2)).json()["code"] == CODE_OK
+
+        assert admin.post(f"{control}/reset", timeout=5).json() == {"ok": True}
+        assert post(sandbox, body_of(1)).json()["code"] == CODE_OK  # the marks are gone
 
 
 def test_command_line_runs_until_sigterm() -> None:
