@@ -23,6 +23,7 @@ from tests.conftest import Stack
 from tiktok_connector.delivery import dead_letters
 from tiktok_connector.delivery import deliver as delivery
 from tiktok_connector.delivery.deliver import RetryPolicy
+from tiktok_connector.platform.aws import aws_client_key
 
 # Small delays and timeouts keep the matrix fast; the logic is the production one.
 FAST_POLICY = RetryPolicy(
@@ -169,6 +170,8 @@ def unavailable_sqs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         config=Config(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 1}),
     )
     monkeypatch.setattr(dead_letters, "_sqs", client)
+    # Pin the broken client to this environment, or the client cache would replace it with a working one.
+    monkeypatch.setattr(dead_letters, "_sqs_for", aws_client_key())
     yield
     dead_letters.reset_sqs_client()
 
