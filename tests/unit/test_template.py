@@ -607,7 +607,12 @@ def test_alarm_topic_is_created_when_none_is_given(
 def test_alarm_email_subscription_is_optional(
     template: dict[str, Any], resources: dict[str, dict[str, Any]]
 ) -> None:
-    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    parameter = template["Parameters"]["AlarmEmail"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("oncall@example.com")
+    assert not pattern.fullmatch("not an address")
     subscriptions = [
         resource for resource in resources.values() if resource["Type"] == "AWS::SNS::Subscription"
     ]
