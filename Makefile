@@ -9,11 +9,13 @@ SAM_VENV := .venv-sam
 # The function's package lives in src/ (SAM's CodeUri); the local stack and tests import it from there.
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 SAM := $(SAM_VENV)/bin/sam
+# checkov pins its own boto3 too: a third environment.
+CHECKOV_VENV := .venv-checkov
 REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
 SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
 
-.PHONY: venv sam-venv run test lint typecheck unit template bench redrive build deploy clean
+.PHONY: venv sam-venv checkov-venv run test lint typecheck unit template bench redrive build deploy clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -29,6 +31,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
+checkov-venv: $(CHECKOV_VENV)/.installed
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON_BOOTSTRAP) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 run: venv
 	$(PY) -m devstack.run_local $(ARGS)
 
@@ -42,9 +51,12 @@ typecheck: venv
 unit: venv
 	$(PY) -m pytest
 
-template: venv sam-venv
+# cfn-lint, SAM's own translation, and checkov's security scan (each skipped check carries its reason in
+# template.yaml; --skip-download keeps checkov offline).
+template: venv sam-venv checkov-venv
 	$(SAM_ENV) $(VENV)/bin/cfn-lint template.yaml
 	$(SAM_ENV) $(SAM) validate --region $(REGION)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 test: lint typecheck unit template
 
@@ -61,4 +73,4 @@ deploy: build
 	$(SAM) deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
