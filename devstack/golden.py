@@ -209,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.update:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(render(observed), encoding="utf-8")
-                print(f"  {'written' if expected is None else 'updated'}  {target.relative_to(EVENTS_DIR.parent)}")
+                action = "written" if expected is None else "updated"
+                print(f"  {action}  {target.relative_to(EVENTS_DIR.parent)}")
             elif expected is None:
                 print(f"  MISSING  {path.name}: no {target.name} in events/expected/")
             else:

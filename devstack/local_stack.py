@@ -1,4 +1,4 @@
-"""The whole local stack in one `with`: moto server, TikTok sandbox, the connector's resources and environment.
+"""The local stack in one `with`: moto server, TikTok sandbox, the connector's resources and environment.
 
 `make run` and `make golden` use it; the tests build the same stack from fixtures (tests/conftest.py).
 """

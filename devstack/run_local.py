@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack import golden
+from devstack.lambda_runtime import EVENTS_DIR
 from devstack.local_stack import LocalStack, local_stack
 
 RULE = "─" * 100
@@ -164,12 +165,14 @@ def main(argv: list[str] | None = None) -> int:
                 _show(path.name, observation)
 
         stack.sandbox.fail_next(INDUCED_FAULT)
-        rejected = _observe(stack, golden.EVENTS_DIR / INDUCED_SAMPLE)
+        rejected = _observe(stack, EVENTS_DIR / INDUCED_SAMPLE)
         label = f"{INDUCED_SAMPLE.removesuffix('.json')} + TikTok rejects"
         rows.append(row(rejected, label=label, induced=True))
         if detailed:
             print(RULE)
-            print("Induced failure: TikTok rejects the next request (code 40002) → the events are dead-lettered")
+            print(
+                "Induced failure: TikTok rejects the next request (code 40002) → the events are dead-lettered"
+            )
             _show(f"{INDUCED_SAMPLE} (rejected)", rejected)
             print(RULE)
 

@@ -105,7 +105,10 @@ def test_only_values_taken_from_the_clock_become_placeholders() -> None:
 
     document = _observation(answer, [body], [letter]).golden()
 
-    assert document["answer"] == {"status": 200, "body": {"timestamp_ms": "<now>", "id": "abc", "received": 2}}
+    assert document["answer"] == {
+        "status": 200,
+        "body": {"timestamp_ms": "<now>", "id": "abc", "received": 2},
+    }
     [request] = document["tiktok_requests"]
     assert request["answered_code"] == 0
     assert [event["event_time"] for event in request["body"]["data"]] == ["<now>", 1741954212]
