@@ -15,7 +15,7 @@ REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
 SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
 
-.PHONY: venv sam-venv checkov-venv run test lint typecheck unit template bench redrive build deploy clean
+.PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench redrive build deploy clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -40,6 +40,14 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 run: venv
 	$(PY) -m devstack.run_local $(ARGS)
+
+# Rewrite events/expected/ from what the samples produce now; review `git diff events/expected` after.
+golden: venv
+	$(PY) -m devstack.golden --update $(ARGS)
+
+# References to documents outside this repository (not yet part of `lint`).
+check-references: venv
+	$(PY) -m tools.check_self_contained
 
 lint: venv
 	$(PY) -m ruff check .
@@ -66,8 +74,11 @@ bench: venv
 redrive: venv
 	$(PY) -m devstack.redrive_local $(ARGS)
 
+# `sam build` looks for python3.13 on PATH; pyenv may keep it aside (its shim refuses when another
+# version is selected), so the folder of the interpreter found above goes first.
+BOOTSTRAP_BIN = $(shell $(PYTHON_BOOTSTRAP) -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))')
 build: sam-venv
-	$(SAM_ENV) $(SAM) build
+	PATH="$(BOOTSTRAP_BIN):$$PATH" $(SAM_ENV) $(SAM) build
 
 deploy: build
 	$(SAM) deploy --guided

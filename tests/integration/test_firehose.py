@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devstack import demo
+from devstack import demo, golden
 from devstack.lambda_runtime import http_api_event, load_event
 from tests.conftest import Stack
 from tiktok_connector.delivery import deliver as delivery
@@ -314,21 +314,16 @@ def test_registration_works_before_the_deployment_is_configured(stack: Stack) ->
 
 
 def test_verification_sample_is_answered_with_its_id_and_sends_nothing(stack: Stack) -> None:
+    expected = golden.load_expected("firehose-verification")["answer"]
+
     status, answer = stack.invoke(load_event("firehose-verification"))
 
-    assert status == 200
-    assert answer == {
-        "type": "event_processing_response",
-        "id": "9daa09f0-0c61-4b46-a16a-272c8cdd47e8",
-        "timestamp_ms": answer["timestamp_ms"],
-        "firehose_version": "3.2.0",
-        "received": 0,
-        "forwarded": 0,
-        "skipped": {},
-        "dead_lettered": 0,
-        "warnings": {},
-        "tiktok_requests": 0,
-    }
+    assert status == expected["status"] == 200
+    assert answer["id"] == sample_body("firehose-verification")["id"]
+    assert isinstance(answer["timestamp_ms"], int)
+    assert expected["body"]["timestamp_ms"] == golden.NOW
+    assert {**answer, "timestamp_ms": golden.NOW} == expected["body"]
+    assert (answer["received"], answer["forwarded"], answer["tiktok_requests"]) == (0, 0, 0)
     assert stack.sandbox.requests() == []
 
 
@@ -550,10 +545,11 @@ def test_a_rejected_request_token_is_dead_lettered_as_token_rejected_without_ref
     [letter] = stack.dead_letters()
     assert (letter["reason"], letter["retryable"]) == ("token_rejected", False)
     assert letter["source"]["origin"] == "firehose"
+    [expected_event] = golden.expected_tiktok_events("firehose-purchase")
     assert letter["source"]["events"][0] == {
-        "event_id": "fa7144e0-8d91-45a8-a818-2b9e9060b76b",
-        "batch_id": "653f8178-6498-434a-9f75-c32ac13f1acf",
-        "source_event_id": "fa7144e0-8d91-45a8-a818-2b9e9060b76b",
+        "event_id": expected_event["event_id"],
+        "batch_id": sample_body("firehose-purchase")["id"],
+        "source_event_id": sample_body("firehose-purchase")["events"][0]["id"],
     }
     text = json.dumps(letter)
     for secret in (
@@ -607,7 +603,9 @@ def test_a_rejection_is_dead_lettered_with_origin_firehose(stack: Stack) -> None
         False,
         "firehose",
     )
-    assert [event["event"] for event in letter["request"]["data"]] == ["AddPaymentInfo", "Search"]
+    expected = golden.expected_tiktok_events("firehose-custom-mapped")
+    assert [event["event"] for event in letter["request"]["data"]] == [event["event"] for event in expected]
+    assert golden.matches(letter["request"]["data"], expected)
 
 
 def test_events_neither_delivered_nor_dead_lettered_answer_503(stack: Stack) -> None:
@@ -618,4 +616,4 @@ def test_events_neither_delivered_nor_dead_lettered_answer_503(stack: Stack) -> 
 
     assert status == 503
     assert (answer["error"], answer["unaccounted"]) == ("unavailable", 1)
-    assert answer["id"] == "653f8178-6498-434a-9f75-c32ac13f1acf"
+    assert answer["id"] == golden.load_expected("firehose-purchase")["answer"]["body"]["id"]
