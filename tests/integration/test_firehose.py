@@ -328,6 +328,15 @@ def test_verification_sample_is_answered_with_its_id_and_sends_nothing(stack: St
         "dead_lettered": 0,
         "warnings": {},
         "tiktok_requests": 0,
+        "match_keys": {
+            "email": 0,
+            "phone": 0,
+            "external_id": 0,
+            "ttclid": 0,
+            "ttp": 0,
+            "ip_and_user_agent": 0,
+            "advanced_matching": 0,
+        },
     }
     assert stack.sandbox.requests() == []
 

@@ -57,6 +57,8 @@ class DeliveryReport:
     retries: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    forwarded_requests: list[TikTokRequest] = field(default_factory=list)
+    """What TikTok accepted, as requests (or parts of one): their events are the `forwarded` ones."""
 
 
 def deliver(
@@ -77,6 +79,7 @@ def deliver(
         failure = _send_with_retries(request, api_url, token_source, remaining_ms, policy, report)
         if failure is None:
             report.forwarded += request.event_count
+            report.forwarded_requests.append(request)
         else:
             letters = dead_letter_messages(
                 request, failure, origin=origin, token_from_request=token_from_request
