@@ -18,8 +18,10 @@ missing Pixel Id shows as a placeholder. A Firehose request takes its Pixel Id a
 from its own account settings, as on the `/firehose` route, and the deployment's Pixel Id when it has
 none.
 
-Writes into `--output` (default `tmp/preview`): `requests.jsonl` (every TikTok request body, one a
-line), `summary.json` (the counts) and `preview-coverage.png` (match-key coverage by key).
+Writes into `--output` (default `tmp/preview`, ignored by git): `requests.jsonl` (every TikTok
+request body, one a line), `summary.json` (the counts) and `preview-coverage.png` (match-key coverage
+by key). The bodies hold what TikTok would get: identities hashed, but IP addresses, user agents and
+click ids as they are; keep them where the source data may be kept.
 """
 
 import argparse
@@ -364,7 +366,7 @@ def print_report(result: PreviewResult, settings: Settings, out: TextIO, output_
         line(f"── TikTok request {index} of {result.requests}  ({where}, {_events(request.event_count)})")
         line(json.dumps(request.body, indent=2, ensure_ascii=False))
     if result.requests > len(result.shown):
-        line(f"── {result.requests - len(result.shown)} more requests: {output_dir / REQUESTS_FILE}")
+        line(f"── {result.requests - len(result.shown)} more request(s): {output_dir / REQUESTS_FILE}")
     line()
     bodies = ", ".join(f"{route} {count}" for route, count in sorted(result.bodies.items())) or "none"
     line(f"Request bodies mapped: {bodies}")
