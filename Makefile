@@ -15,7 +15,7 @@ REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
 SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
 
-.PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench redrive build deploy clean
+.PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench redrive preview build deploy clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -73,6 +73,12 @@ bench: venv
 
 redrive: venv
 	$(PY) -m devstack.redrive_local $(ARGS)
+
+# Offline: what would be sent to TikTok for recorded mParticle data, with this shell's settings.
+# FILE: files or folders (quote a glob); ARGS: e.g. --output DIR --show N (see devstack/preview.py).
+preview: venv
+	@test -n "$(FILE)" || { echo "usage: make preview FILE=path/to/batches.json [ARGS='--output DIR']" >&2; exit 2; }
+	$(PY) -m devstack.preview $(FILE) $(ARGS)
 
 # `sam build` looks for python3.13 on PATH; pyenv may keep it aside (its shim refuses when another
 # version is selected), so the folder of the interpreter found above goes first.

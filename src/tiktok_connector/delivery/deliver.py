@@ -59,6 +59,8 @@ class DeliveryReport:
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
     resend_reasons: Counter[str] = field(default_factory=Counter)
     """Events handed back for mParticle to resend (counted in `unaccounted` too), by failure reason."""
+    forwarded_requests: list[TikTokRequest] = field(default_factory=list)
+    """What TikTok accepted, as requests (or parts of one): their events are the `forwarded` ones."""
 
 
 def deliver(
@@ -79,6 +81,7 @@ def deliver(
         failure = _send_with_retries(request, api_url, token_source, remaining_ms, policy, report)
         if failure is None:
             report.forwarded += request.event_count
+            report.forwarded_requests.append(request)
         elif token_from_request and failure.retryable and failure.reason != "token_rejected":
             _hand_back(request, failure, report)
         else:

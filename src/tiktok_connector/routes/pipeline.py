@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tiktok_connector.delivery.deliver import DeliveryReport, TokenSource, deliver
 from tiktok_connector.mapping.mapper import MappingResult, build_requests, map_batches
+from tiktok_connector.mapping.match_keys import count_match_keys, request_events
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.model.events import Batch
 from tiktok_connector.platform.observability import logger, metrics, tracer
@@ -20,6 +21,8 @@ _MAX_LOGGED_ID: Final = 64
 class PipelineOutcome:
     mapping: MappingResult
     delivery: DeliveryReport
+    match_keys: dict[str, int]
+    """How many forwarded events carried each match key (only what TikTok accepted counts)."""
 
     @property
     def unaccounted(self) -> int:
@@ -35,6 +38,7 @@ class PipelineOutcome:
             "dead_lettered": self.delivery.dead_lettered,
             "warnings": dict(sorted(self.mapping.warnings.items())),
             "tiktok_requests": self.delivery.tiktok_requests,
+            "match_keys": self.match_keys,
         }
         if self.delivery.dead_letter_reasons:
             body["dead_letter_reasons"] = dict(sorted(self.delivery.dead_letter_reasons.items()))
@@ -72,7 +76,11 @@ def process_batches(
         origin=origin,
         token_from_request=token_from_request,
     )
-    outcome = PipelineOutcome(mapping=mapped, delivery=report)
+    outcome = PipelineOutcome(
+        mapping=mapped,
+        delivery=report,
+        match_keys=count_match_keys(request_events(report.forwarded_requests)),
+    )
     _record(outcome)
     return outcome
 
@@ -100,6 +108,9 @@ def _record(outcome: PipelineOutcome) -> None:
         metrics.add_metric(name=f"EventsSkipped_{reason}", unit=MetricUnit.Count, value=count)
     for warning, count in mapped.warnings.items():
         metrics.add_metric(name=f"Warning_{warning}", unit=MetricUnit.Count, value=count)
+    for key, count in outcome.match_keys.items():
+        # Divided by EventsForwarded on a dashboard: the share of forwarded events TikTok can match by key.
+        metrics.add_metric(name=f"ForwardedWith_{key}", unit=MetricUnit.Count, value=count)
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=report.dead_lettered)
     metrics.add_metric(name="TikTokRequests", unit=MetricUnit.Count, value=report.tiktok_requests)
     metrics.add_metric(name="TikTokRetries", unit=MetricUnit.Count, value=report.retries)
