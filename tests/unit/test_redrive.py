@@ -9,12 +9,9 @@ import pytest
 
 from tiktok_connector.config import reset_settings
 from tiktok_connector.platform.errors import ConfigurationError
-from tiktok_connector.redrive.replay import (
-    RedriveReport,
-    invocation_options,
-    load_redrive_settings,
-    parse_letter,
-)
+from tiktok_connector.redrive.letters import parse_letter
+from tiktok_connector.redrive.report import RedriveReport
+from tiktok_connector.redrive.settings import invocation_options, load_redrive_settings
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/connector-dlq"
 PARKING = "https://sqs.us-east-1.amazonaws.com/123456789012/connector-parking"
