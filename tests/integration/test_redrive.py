@@ -423,7 +423,8 @@ def test_every_letter_it_cannot_replay_is_parked_with_its_reason_and_the_run_goe
     dead_letter(stack, "webhook-checkout", fault={"kind": "tiktok_code", "code": 40002})
     dead_letter(stack, "webhook-add-to-wishlist")
     sqs = boto3.client("sqs")
-    for letter in read_queue(stack.moto.url, stack.resources.queue_url, delete=True):
+    taken: list[dict[str, Any]] = read_queue(stack.moto.url, stack.resources.queue_url, delete=True)
+    for letter in taken:
         if letter["source"]["origin"] == "webhook" and letter["retryable"]:
             letter["redrive_attempts"] = 5  # as a letter looks after five failed replays
         sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=json.dumps(letter))
@@ -529,3 +530,13 @@ def test_a_letter_stays_in_the_queue_when_the_secret_cannot_be_read_again_after_
     )
     assert sorted(letter["redrive_attempts"] for letter in after) == [0, 1]
     assert {letter["reason"] for letter in after if letter["redrive_attempts"] == 1} == {"token_rejected"}
+
+
+def test_a_partial_success_on_replay_counts_as_redriven(stack: Stack) -> None:
+    dead_letter(stack, "webhook-purchase")
+    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 20001})
+
+    report = run(stack)
+
+    assert (report.messages_redriven, report.requeued, report.parked) == (1, {}, {})
+    assert stack.dead_letters() == []

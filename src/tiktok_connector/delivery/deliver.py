@@ -109,14 +109,7 @@ def _send_with_retries(
     if not token:
         return failed(TOKEN_MISSING)
 
-    def timeouts() -> Timeouts | None:
-        # An attempt never outlasts the budget, or the dead letters would miss the deadline.
-        budget_ms = remaining_ms() - policy.reserve_ms
-        if budget_ms < policy.min_attempt_ms:
-            return None
-        connect_timeout = min(policy.connect_timeout_s, budget_ms / 2000)
-        return connect_timeout, min(policy.read_timeout_s, budget_ms / 1000 - connect_timeout)
-
+    timeouts = _timeouts_within(remaining_ms, policy)
     failure: DeliveryFailure | None = None
     while True:
         sent = post_request(api_url, body, token=token, token_source=token_source, timeouts=timeouts)
@@ -136,6 +129,19 @@ def _send_with_retries(
             return failure
         time.sleep(delay_s)
         report.retries += 1
+
+
+def _timeouts_within(remaining_ms: Callable[[], int], policy: RetryPolicy) -> Callable[[], Timeouts | None]:
+    """Each POST's timeouts: never past the budget, or the dead letters would miss the deadline."""
+
+    def timeouts() -> Timeouts | None:
+        budget_ms = remaining_ms() - policy.reserve_ms
+        if budget_ms < policy.min_attempt_ms:
+            return None
+        connect_timeout = min(policy.connect_timeout_s, budget_ms / 2000)
+        return connect_timeout, min(policy.read_timeout_s, budget_ms / 1000 - connect_timeout)
+
+    return timeouts
 
 
 def delivery_failure(
