@@ -1,4 +1,4 @@
-"""Delivery to TikTok with retries inside the Lambda deadline, then the dead-letter queue (SPEC 4, 5).
+"""Delivery to TikTok with retries inside the Lambda deadline, then the dead-letter queue.
 
 Every event handed to `deliver` ends forwarded, dead-lettered, or counted as `unaccounted`
 (neither; the handler then answers 503 so that mParticle resends the batch).

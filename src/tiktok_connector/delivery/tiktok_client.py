@@ -1,7 +1,7 @@
 """HTTP client for TikTok's Events API 2.0 track route: one kept-alive session per container.
 
 Everything about TikTok's answers lives here: the one table that classifies them (`ANSWER_CODES`,
-`HTTP_STATUSES`) and the one function that posts a request with the token-refresh rule (`send_request`),
+`HTTP_STATUSES`) and the one function that posts a request with the token-refresh rule (`post_request`),
 used by delivery and by the redrive alike.
 """
 
