@@ -99,7 +99,7 @@ def _demo(dry_run_only: bool, max_messages: int | None) -> int:
     from devstack import demo
     from devstack.local_aws import MotoServer, aws_environment, create_connector_resources
     from devstack.tiktok_sandbox import TikTokSandbox
-    from tiktok_connector.redrive.replay import run_from_environment
+    from tiktok_connector.redrive.runner import run_from_environment
 
     with MotoServer() as moto, TikTokSandbox(access_tokens=(demo.ACCESS_TOKEN,)) as sandbox:
         resources = create_connector_resources(moto.url, secret=demo.SECRET, name="tiktok-connector-redrive")
@@ -147,7 +147,7 @@ def _demo(dry_run_only: bool, max_messages: int | None) -> int:
 
 def _against_environment(dry_run_only: bool, max_messages: int | None) -> int:
     from tiktok_connector.platform.errors import ConfigurationError
-    from tiktok_connector.redrive.replay import run_from_environment
+    from tiktok_connector.redrive.runner import run_from_environment
 
     try:
         report = run_from_environment(

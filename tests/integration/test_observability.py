@@ -172,7 +172,7 @@ def test_an_answer_of_503_counts_the_events_without_an_outcome(
 
 
 def test_the_redrive_counts_the_events_it_redrives(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
-    from tiktok_connector.redrive import replay as redrive
+    from tiktok_connector.entrypoints import redrive
 
     # Given one event dead-lettered as retryable (TikTok down for every attempt)
     stack.sandbox.fail_next(*[{"kind": "http_status", "status": 503}] * FAST_POLICY.max_attempts)

@@ -13,8 +13,11 @@ from devstack.local_aws import read_queue
 from tests.conftest import Stack
 from tiktok_connector.delivery import deliver as delivery
 from tiktok_connector.delivery.deliver import RetryPolicy
-from tiktok_connector.platform.secret_store import get_connector_secret
-from tiktok_connector.redrive.replay import FAILURES_BEFORE_STOP, RedriveReport, lambda_handler, redrive
+from tiktok_connector.entrypoints.redrive import lambda_handler
+from tiktok_connector.platform.secret_store import clear_secret_cache, get_connector_secret
+from tiktok_connector.redrive.decisions import FAILURES_BEFORE_STOP
+from tiktok_connector.redrive.report import RedriveReport
+from tiktok_connector.redrive.runner import redrive
 
 OUTAGE = [{"kind": "http_status", "status": 503}]
 
@@ -347,10 +350,8 @@ def test_the_lambda_function_dry_run(stack: Stack) -> None:
     assert len(stack.dead_letters()) == 1
 
 
-def test_a_firehose_letter_whose_own_token_was_refused_is_parked_without_stopping_the_run(
-    stack: Stack,
-) -> None:
-    # Given a Firehose request that brought its own (unknown to the secret) token, refused by TikTok
+def firehose_letter_with_its_own_token(stack: Stack) -> dict[str, Any]:
+    """A Firehose request that brought its own token (unknown to the secret), dead-lettered by a 503."""
     stack.sandbox.set_access_tokens([demo.ACCESS_TOKEN, "connection-token"])
     firehose = load_event("firehose-purchase")
     request = json.loads(firehose["body"])
@@ -363,10 +364,19 @@ def test_a_firehose_letter_whose_own_token_was_refused_is_parked_without_stoppin
     [letter] = stack.dead_letters()
     assert letter["source"]["access_token"] == "request"
     assert "connection-token" not in json.dumps(letter)
-    # ...and a Webhook letter behind it; the connection's token is no longer accepted
+    return letter
+
+
+def test_a_firehose_letter_sent_with_its_own_token_is_parked_unsent_and_the_run_goes_on(
+    stack: Stack,
+) -> None:
+    # Given a letter first sent with a Firehose request's own token (which was never stored)
+    letter = firehose_letter_with_its_own_token(stack)
+    # ...and a Webhook letter behind it; TikTok would accept the connector's own token
     dead_letter(stack, "webhook-purchase")
-    stack.sandbox.set_access_tokens(["someone-elses-token", demo.ACCESS_TOKEN])
-    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 40105})
+    [webhook_letter] = [other for other in stack.dead_letters() if other["source"]["origin"] == "webhook"]
+    stack.sandbox.set_access_tokens([demo.ACCESS_TOKEN])
+    before = len(stack.sandbox.requests())
 
     report = run(stack)
 
@@ -374,6 +384,160 @@ def test_a_firehose_letter_whose_own_token_was_refused_is_parked_without_stoppin
     assert report.parked == {"request_token_not_stored": 1}
     assert report.messages_redriven == 1
     assert report.stopped is None
+    # ...and it never reached TikTok with the connector's token: only the Webhook letter was sent
+    assert sent_since(stack, before) == [webhook_letter["request"]]
     [parked_letter] = parked(stack)
     assert parked_letter["source"]["access_token"] == "request"
+    assert parked_letter["parked_reason"] == "request_token_not_stored"
+    assert parked_letter["request"] == letter["request"]
+    assert stack.dead_letters() == []
+
+
+def test_without_a_parking_queue_a_letter_sent_with_its_own_token_stays_unsent(stack: Stack) -> None:
+    letter = firehose_letter_with_its_own_token(stack)
+    stack.sandbox.set_access_tokens([demo.ACCESS_TOKEN])
+    before = len(stack.sandbox.requests())
+
+    report = run(stack, parking=False)
+
+    assert report.left == {"request_token_not_stored": 1}
+    assert report.stopped is None
+    assert sent_since(stack, before) == []
+    assert stack.dead_letters() == [letter]
+
+
+def test_a_dry_run_plans_to_park_a_letter_sent_with_its_own_token(stack: Stack) -> None:
+    firehose_letter_with_its_own_token(stack)
+    stack.sandbox.set_access_tokens([demo.ACCESS_TOKEN])
+
+    report = run(stack, dry_run=True)
+
+    assert report.would_park == {"request_token_not_stored": 1}
+    assert (report.would_send_messages, report.would_send_events) == (0, 0)
+
+
+def test_every_letter_it_cannot_replay_is_parked_with_its_reason_and_the_run_goes_on(stack: Stack) -> None:
+    # Given, in one queue: a letter sent with a request's own token, one TikTok refused, one that used
+    # up its attempts, one that is not a dead letter, and two retryable ones
+    firehose_letter_with_its_own_token(stack)
+    stack.sandbox.set_access_tokens([demo.ACCESS_TOKEN])
+    dead_letter(stack, "webhook-checkout", fault={"kind": "tiktok_code", "code": 40002})
+    dead_letter(stack, "webhook-add-to-wishlist")
+    sqs = boto3.client("sqs")
+    taken: list[dict[str, Any]] = read_queue(stack.moto.url, stack.resources.queue_url, delete=True)
+    for letter in taken:
+        if letter["source"]["origin"] == "webhook" and letter["retryable"]:
+            letter["redrive_attempts"] = 5  # as a letter looks after five failed replays
+        sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=json.dumps(letter))
+    sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody="not a dead letter")
+    dead_letter(stack, "webhook-add-to-cart", "webhook-purchase")
+    assert len(read_queue_raw(stack)) == 6
+
+    # When the redrive runs, and TikTok also refuses one of the two it replays
+    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 40002})
+    report = run(stack)
+
+    # Then each is parked with its reason, none stopped the run, and the last one went through
+    assert report.messages_read == 6
+    assert report.parked == {
+        "request_token_not_stored": 1,
+        "rejected": 2,
+        "attempts_exhausted": 1,
+        "malformed": 1,
+    }
+    assert report.messages_redriven == 1
+    assert report.stopped is None
+    assert stack.dead_letters() == []
+
+
+# A letter leaves the dead-letter queue only once TikTok accepted it or its successor is written.
+# These runs fail partway through a replay; each checks that the letter is still in the queue.
+
+
+@pytest.mark.parametrize(
+    ("fault", "max_attempts"),
+    [({"kind": "tiktok_code", "code": 40002}, 5), ({"kind": "http_status", "status": 503}, 1)],
+    # The letter is to be parked as `rejected`, or as `attempts_exhausted`.
+    ids=["refused-by-tiktok", "attempts-used-up"],
+)
+def test_a_replayed_letter_stays_when_the_parking_queue_cannot_be_written(
+    stack: Stack, fault: dict[str, Any], max_attempts: int
+) -> None:
+    # Given a retryable letter, which TikTok will not accept on its replay
+    dead_letter(stack, "webhook-add-to-cart")
+    before = stack.dead_letters()
+    stack.sandbox.fail_next(fault)
+    sent_before = len(stack.sandbox.requests())
+
+    # When the letter should be parked but the parking queue cannot be written
+    report = run(stack, max_attempts=max_attempts, parking_queue_url=stack.resources.parking_queue_url + "-x")
+
+    # Then the replay did happen, the run stopped, and the letter is still there, unchanged
+    assert [body["data"] for body in sent_since(stack, sent_before)] == [before[0]["request"]["data"]]
+    assert report.stopped == "sqs_unavailable"
+    assert (report.parked, report.requeued, report.messages_redriven) == ({}, {}, 0)
+    assert report.left == {"sqs_unavailable": 1}
+    assert stack.dead_letters() == before
+    assert stack.sandbox.accepted_events() == []
+
+
+def delete_secret(stack: Stack) -> None:
+    boto3.client("secretsmanager").delete_secret(
+        SecretId=stack.resources.secret_arn, ForceDeleteWithoutRecovery=True
+    )
+
+
+def test_letters_stay_untouched_when_the_secret_cannot_be_read(stack: Stack) -> None:
+    # Given two retryable letters, and a secret that can no longer be read (none cached)
+    dead_letter(stack, "webhook-add-to-cart", "webhook-purchase")
+    before = stack.dead_letters()
+    delete_secret(stack)
+    clear_secret_cache()
+    sent_before = len(stack.sandbox.requests())
+
+    report = run(stack)
+
+    # Then nothing was sent and both letters are still in the queue, unchanged
+    assert report.stopped == "secret_unavailable"
+    assert report.left == {"secret_unavailable": 2}
+    assert sent_since(stack, sent_before) == []
+    assert sorted(map(json.dumps, stack.dead_letters())) == sorted(map(json.dumps, before))
+
+
+def test_a_letter_stays_in_the_queue_when_the_secret_cannot_be_read_again_after_a_refusal(
+    stack: Stack,
+) -> None:
+    # Given two retryable letters and the secret's token in the cache (the handler read it) ...
+    dead_letter(stack, "webhook-add-to-cart", "webhook-purchase")
+    before = stack.dead_letters()
+    # ... which TikTok no longer accepts, while the secret cannot be read again
+    stack.sandbox.set_access_tokens(["rotated-token"])
+    delete_secret(stack)
+    sent_before = len(stack.sandbox.requests())
+
+    report = run(stack)
+
+    # Then the first replay was refused (40105) and the run stopped there
+    assert [record.code for record in stack.sandbox.requests()[sent_before:]] == [40105]
+    assert report.stopped == "token_rejected"
+    assert (report.messages_redriven, report.parked) == (0, {})
+    assert report.requeued == {"token_rejected": 1}
+    assert report.left == {"token_rejected": 1}
+    # ...and every letter is still in the queue with its request, the replayed one with its new error
+    after = stack.dead_letters()
+    assert event_ids(after) == event_ids(before)
+    assert sorted(json.dumps(letter["request"]) for letter in after) == sorted(
+        json.dumps(letter["request"]) for letter in before
+    )
+    assert sorted(letter["redrive_attempts"] for letter in after) == [0, 1]
+    assert {letter["reason"] for letter in after if letter["redrive_attempts"] == 1} == {"token_rejected"}
+
+
+def test_a_partial_success_on_replay_counts_as_redriven(stack: Stack) -> None:
+    dead_letter(stack, "webhook-purchase")
+    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 20001})
+
+    report = run(stack)
+
+    assert (report.messages_redriven, report.requeued, report.parked) == (1, {}, {})
     assert stack.dead_letters() == []

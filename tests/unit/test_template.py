@@ -320,7 +320,7 @@ def test_api_function_answers_before_api_gateway_gives_up(functions: dict[str, d
 
 def test_handlers_and_code_location(functions: dict[str, dict[str, Any]]) -> None:
     assert functions["ConnectorFunction"]["Handler"] == "tiktok_connector.entrypoints.api.lambda_handler"
-    assert functions["RedriveFunction"]["Handler"] == "tiktok_connector.redrive.replay.lambda_handler"
+    assert functions["RedriveFunction"]["Handler"] == "tiktok_connector.entrypoints.redrive.lambda_handler"
     assert {function["CodeUri"] for function in functions.values()} == {"src/"}
 
 

@@ -1,4 +1,4 @@
-"""Delivery to TikTok with retries inside the Lambda deadline, then the dead-letter queue (SPEC 4, 5).
+"""Delivery to TikTok with retries inside the Lambda deadline, then the dead-letter queue.
 
 Every event handed to `deliver` ends forwarded, dead-lettered, or counted as `unaccounted`
 (neither; the handler then answers 503 so that mParticle resends the batch).
@@ -19,18 +19,20 @@ from tiktok_connector.delivery.dead_letters import (
     send_dead_letters,
 )
 from tiktok_connector.delivery.tiktok_client import (
+    DEADLINE_EXCEEDED,
+    SECRET_UNAVAILABLE,
+    TOKEN_MISSING,
+    Outcome,
     TikTokAnswer,
-    TransportError,
+    Timeouts,
+    TokenSource,
     Verdict,
     encode_request_body,
-    post_events,
+    post_request,
 )
 from tiktok_connector.model.tiktok import TikTokRequest
 from tiktok_connector.platform.errors import UnavailableError
 from tiktok_connector.platform.observability import logger
-
-TokenSource = Callable[[bool], str | None]
-"""Returns the TikTok access token; `True` asks for a fresh read that bypasses the cache."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,23 +97,6 @@ def deliver(
     return report
 
 
-def failure_reason(answer: TikTokAnswer) -> str:
-    """A short, stable reason name for the dead-letter queue and metrics."""
-    if answer.code == 40100 or answer.http_status == 429:
-        return "rate_limited"
-    if answer.http_status == 408:
-        return "timeout"
-    if answer.http_status >= 500 or answer.code in (50000, 50002):
-        return "server_error"
-    if answer.code == 40105:
-        return "token_rejected"
-    if answer.code == 40001:
-        return "no_permission"
-    if answer.http_status == 200 and answer.code is None:
-        return "invalid_answer"
-    return "rejected"
-
-
 def _send_with_retries(
     request: TikTokRequest,
     api_url: str,
@@ -123,65 +108,32 @@ def _send_with_retries(
     body = encode_request_body(request.body)
     first_attempt_at = time.time()
     attempts = 0
-    token_refreshed = False
-    failure: DeliveryFailure | None = None
 
-    def failed(reason: str, retryable: bool, answer: TikTokAnswer | None = None) -> DeliveryFailure:
-        return DeliveryFailure(
-            reason=reason,
-            retryable=retryable,
-            attempts=attempts,
-            first_attempt_at=first_attempt_at,
-            last_attempt_at=time.time(),
-            http_status=answer.http_status if answer else None,
-            tiktok_code=answer.code if answer else None,
-            message=answer.message if answer else "",
-            request_id=answer.request_id if answer else None,
-        )
+    def failed(outcome: Outcome, answer: TikTokAnswer | None = None) -> DeliveryFailure:
+        return delivery_failure(outcome, answer, attempts=attempts, first_attempt_at=first_attempt_at)
 
     try:
         token = token_source(False)
     except UnavailableError:
-        return failed("secret_unavailable", True)
+        return failed(SECRET_UNAVAILABLE)
     if not token:
-        return failed("token_missing", True)
+        return failed(TOKEN_MISSING)
 
+    timeouts = _timeouts_within(remaining_ms, policy)
+    failure: DeliveryFailure | None = None
     while True:
-        budget_ms = remaining_ms() - policy.reserve_ms
-        if budget_ms < policy.min_attempt_ms:
-            return failure or failed("deadline_exceeded", True)
-        # An attempt never outlasts the budget, or the dead letters would miss the deadline.
-        connect_timeout = min(policy.connect_timeout_s, budget_ms / 2000)
-        read_timeout = min(policy.read_timeout_s, budget_ms / 1000 - connect_timeout)
-        attempts += 1
-        report.tiktok_requests += 1
-        started = time.perf_counter()
-        try:
-            answer = post_events(api_url, token, body, (connect_timeout, read_timeout))
-        except TransportError as error:
-            failure = failed(error.kind, True)
-        else:
-            report.latencies_ms.append((time.perf_counter() - started) * 1000)
-            verdict = answer.verdict
-            if verdict is Verdict.DELIVERED:
-                return None
-            if verdict is Verdict.TOKEN_REJECTED:
-                # The secret may have been rotated: read it once more, bypassing the cache.
-                if not token_refreshed:
-                    token_refreshed = True
-                    try:
-                        fresh = token_source(True)
-                    except UnavailableError:
-                        fresh = None
-                    if fresh and fresh != token:
-                        token = fresh
-                        continue
-                return failed("token_rejected", True, answer)
-            if verdict is Verdict.REJECTED:
-                return failed(failure_reason(answer), False, answer)
-            failure = failed(failure_reason(answer), True, answer)
-        if attempts >= policy.max_attempts:
-            return failure
+        sent = post_request(api_url, body, token=token, token_source=token_source, timeouts=timeouts)
+        token = sent.token
+        attempts += sent.posts
+        report.tiktok_requests += sent.posts
+        report.latencies_ms.extend(sent.latencies_ms)
+        if sent.outcome.accepted:
+            return None
+        if sent.outcome is DEADLINE_EXCEEDED:
+            return failure or failed(sent.outcome)
+        failure = failed(sent.outcome, sent.answer)
+        if sent.outcome.verdict is not Verdict.RETRY or attempts >= policy.max_attempts:
+            return failure  # refused, or the token was rejected even after a refresh, or attempts used up
         delay_s = random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempts - 1)))
         if remaining_ms() - policy.reserve_ms < delay_s * 1000 + policy.min_attempt_ms:
             return failure
@@ -207,6 +159,36 @@ def _hand_back(request: TikTokRequest, failure: DeliveryFailure, report: Deliver
             "tiktok_request_id": failure.request_id,
             "events": request.event_count,
         },
+    )
+
+
+def _timeouts_within(remaining_ms: Callable[[], int], policy: RetryPolicy) -> Callable[[], Timeouts | None]:
+    """Each POST's timeouts: never past the budget, or the dead letters would miss the deadline."""
+
+    def timeouts() -> Timeouts | None:
+        budget_ms = remaining_ms() - policy.reserve_ms
+        if budget_ms < policy.min_attempt_ms:
+            return None
+        connect_timeout = min(policy.connect_timeout_s, budget_ms / 2000)
+        return connect_timeout, min(policy.read_timeout_s, budget_ms / 1000 - connect_timeout)
+
+    return timeouts
+
+
+def delivery_failure(
+    outcome: Outcome, answer: TikTokAnswer | None, *, attempts: int, first_attempt_at: float
+) -> DeliveryFailure:
+    """The failure to store in a dead letter, from what the last POST came to."""
+    return DeliveryFailure(
+        reason=outcome.reason,
+        retryable=outcome.retryable,
+        attempts=attempts,
+        first_attempt_at=first_attempt_at,
+        last_attempt_at=time.time(),
+        http_status=answer.http_status if answer else None,
+        tiktok_code=answer.code if answer else None,
+        message=answer.message if answer else "",
+        request_id=answer.request_id if answer else None,
     )
 
 

@@ -6,7 +6,8 @@ from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tiktok_connector.delivery.deliver import DeliveryReport, TokenSource, deliver
+from tiktok_connector.delivery.deliver import DeliveryReport, deliver
+from tiktok_connector.delivery.tiktok_client import TokenSource
 from tiktok_connector.mapping.mapper import MappingResult, build_requests, map_batches
 from tiktok_connector.mapping.match_keys import count_match_keys, request_events
 from tiktok_connector.mapping.settings import MappingSettings
