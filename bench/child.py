@@ -82,24 +82,64 @@ def baseline(options: dict[str, str]) -> None:
     _write(options["out"], {"import_ms": import_ms, "modules": len(sys.modules)})
 
 
+def _timed_calls() -> dict[str, float]:
+    """Wrap the first invocation's two remote calls (class attributes, so every caller goes through).
+
+    `secret_ms`: creating the Secrets Manager provider (its boto3 client) and reading the secret.
+    `tiktok_ms`: `requests.Session.request` for the TikTok POST (the first TCP connection included).
+    """
+    import functools
+
+    import requests
+    from aws_lambda_powertools.utilities import parameters
+
+    spent = {"secret_ms": 0.0, "tiktok_ms": 0.0}
+
+    def timed(owner: Any, name: str, key: str) -> None:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] += (time.perf_counter() - started) * 1000
+
+        setattr(owner, name, wrapper)
+
+    timed(parameters.SecretsProvider, "__init__", "secret_ms")
+    timed(parameters.SecretsProvider, "get", "secret_ms")
+    timed(requests.Session, "request", "tiktok_ms")
+    return spent
+
+
 def cold(options: dict[str, str]) -> None:
     """Import the handler module, then the first invocation (settings, secret, clients, connection)."""
     started = time.perf_counter()
+    started_cpu = time.process_time()
     from tiktok_connector.entrypoints.api import lambda_handler
 
     import_ms = (time.perf_counter() - started) * 1000
+    import_cpu_ms = (time.process_time() - started_cpu) * 1000
     modules_after_import = len(sys.modules)
     loaded_at_import = _loaded(*_NOTABLE)
     invoke = _invoker(lambda_handler)
     body = _read(options["body"])
+    spent = _timed_calls() if options.get("breakdown") == "1" else {}
     started = time.perf_counter()
+    started_cpu = time.process_time()
     answer = invoke(body)
     first_ms = (time.perf_counter() - started) * 1000
+    first_cpu_ms = (time.process_time() - started_cpu) * 1000
     _write(
         options["out"],
         {
             "import_ms": import_ms,
+            "import_cpu_ms": import_cpu_ms,
             "first_invocation_ms": first_ms,
+            "first_invocation_cpu_ms": first_cpu_ms,
+            **spent,
             "modules": modules_after_import,
             "loaded_at_import": loaded_at_import,
             "loaded_after_invocation": _loaded(*_NOTABLE),
@@ -152,34 +192,46 @@ def rss(options: dict[str, str]) -> None:
 
 
 def latency(options: dict[str, str]) -> None:
-    """Warm invocations against the sandbox, each followed by a bare POST of the same TikTok body."""
+    """The whole warm handler against a fake TikTok that answers at once, beside two references.
+
+    Each timed round, per batch size: one handler invocation (wall and thread CPU time), one bare
+    keep-alive `http.client` POST of the same TikTok body to the same server (the round trip any
+    client pays), and one run of the floor (`bench/floor.py`, orjson) on the same body, in this
+    process, so that the machine's load moves all three alike.
+    """
     import http.client
     import json
     from urllib.parse import urlsplit
 
+    from bench import floor
     from tiktok_connector.entrypoints.api import lambda_handler
 
     invoke = _invoker(lambda_handler)
     url = urlsplit(options["url"])
     assert url.hostname is not None
-    # The sandbox's own round trip: the least a client can do (keep-alive, no library on top).
     connection = http.client.HTTPConnection(url.hostname, url.port)
     headers = {"Access-Token": options["token"], "Content-Type": "application/json"}
+    loads, dumps = floor.orjson_codec()
+    pixel_id = options["pixel"]
 
     def bare(body: bytes) -> None:
         connection.request("POST", url.path, body=body, headers=headers)
         answer = json.loads(connection.getresponse().read())
         if answer.get("code") != 0:
-            raise RuntimeError(f"sandbox refused the bare request: {answer.get('message')}")
+            raise RuntimeError(f"the fake TikTok refused the bare request: {answer.get('message')}")
 
-    invocations, warmup = int(options["n"]), int(options["warmup"])
     results: dict[str, dict[str, list[float]]] = {}
     for size in options["sizes"].split(","):
+        invocations, warmup = int(options[f"n{size}"]), int(options[f"warmup{size}"])
         body = _read(options[f"body{size}"])
-        tiktok_body = _read(options[f"tiktok{size}"]).encode("utf-8")
-        handler_ms: list[float] = []
-        cpu_ms: list[float] = []
-        bare_ms: list[float] = []
+        tiktok_bodies = [part.encode("utf-8") for part in json.loads(_read(options[f"tiktok{size}"]))]
+        samples: dict[str, list[float]] = {
+            "handler_ms": [],
+            "cpu_ms": [],
+            "bare_ms": [],
+            "floor_ms": [],
+            "floor_cpu_ms": [],
+        }
         for index in range(warmup + invocations):
             started_cpu = time.thread_time()
             started = time.perf_counter()
@@ -189,15 +241,23 @@ def latency(options: dict[str, str]) -> None:
             if answer.get("forwarded") != int(size):
                 raise RuntimeError(f"expected {size} events forwarded, got {answer}")
             started_bare = time.perf_counter()
-            bare(tiktok_body)
+            for tiktok_body in tiktok_bodies:
+                bare(tiktok_body)
             elapsed_bare = time.perf_counter() - started_bare
+            started_floor_cpu = time.thread_time()
+            started_floor = time.perf_counter()
+            floor.floor_requests(body, pixel_id, loads, dumps)
+            elapsed_floor = time.perf_counter() - started_floor
+            elapsed_floor_cpu = time.thread_time() - started_floor_cpu
             if index >= warmup:
-                handler_ms.append(elapsed * 1000)
-                cpu_ms.append(elapsed_cpu * 1000)
-                bare_ms.append(elapsed_bare * 1000)
-        results[size] = {"handler_ms": handler_ms, "cpu_ms": cpu_ms, "bare_ms": bare_ms}
+                samples["handler_ms"].append(elapsed * 1000)
+                samples["cpu_ms"].append(elapsed_cpu * 1000)
+                samples["bare_ms"].append(elapsed_bare * 1000)
+                samples["floor_ms"].append(elapsed_floor * 1000)
+                samples["floor_cpu_ms"].append(elapsed_floor_cpu * 1000)
+        results[size] = samples
     connection.close()
-    _write(options["out"], {"sizes": results, "tracing_loaded": "aws_xray_sdk" in sys.modules})
+    _write(options["out"], {"sizes": results, "tracing_loaded": "aws_xray_sdk.core" in sys.modules})
 
 
 def network(options: dict[str, str]) -> None:
