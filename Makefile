@@ -13,7 +13,7 @@ REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
 SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
 
-.PHONY: venv sam-venv run test lint typecheck unit template bench redrive build deploy clean
+.PHONY: venv sam-venv run test lint typecheck unit template bench bench-package redrive build deploy clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -50,6 +50,10 @@ test: lint typecheck unit template
 
 bench: venv
 	$(PY) -m bench.run
+
+# The function's dependencies as a Lambda arm64 build installs them (needs the package index).
+bench-package: venv
+	$(PY) -m bench.package_size --lambda-platform
 
 redrive: venv
 	$(PY) -m devstack.redrive_local $(ARGS)

@@ -283,7 +283,11 @@ def network(options: dict[str, str]) -> None:
 
 
 def profile(options: dict[str, str]) -> None:
-    """cProfile of warm invocations; the stats go to `stats=` for `bench.profile` to print."""
+    """cProfile of warm invocations; the stats go to `stats=` for `bench.profile` to print.
+
+    The profiler's clock is the thread's CPU time, so that other processes on a shared machine do not
+    show up as time spent in whichever function was running when this one was descheduled.
+    """
     import cProfile
 
     from tiktok_connector.entrypoints.api import lambda_handler
@@ -292,13 +296,76 @@ def profile(options: dict[str, str]) -> None:
     body = _read(options["body"])
     for _ in range(20):
         invoke(body)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
     for _ in range(int(options["n"])):
         profiler.enable()
         invoke(body)
         profiler.disable()
     profiler.dump_stats(options["stats"])
     _write(options["out"], {})
+
+
+# Where the Webhook route spends its time: (module, function, stage) in call order. Each function is
+# replaced, in the module that calls it, by a wrapper that adds its CPU and wall time to the stage.
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("tiktok_connector.entrypoints.api", "route", "route (all below)"),
+    ("tiktok_connector.routes.webhook", "get_settings", "settings (cached)"),
+    ("tiktok_connector.routes.webhook", "authenticate", "authenticate (secret cache + compare)"),
+    ("tiktok_connector.routes.webhook", "request_body", "request_body (API Gateway body)"),
+    ("tiktok_connector.routes.webhook", "parse_webhook_body", "parse_webhook_body (JSON + model)"),
+    ("tiktok_connector.routes.webhook", "process_batches", "process_batches (with its tracer decorator)"),
+    ("tiktok_connector.routes.pipeline", "map_batches", "  map_batches"),
+    ("tiktok_connector.routes.pipeline", "build_requests", "  build_requests"),
+    ("tiktok_connector.routes.pipeline", "deliver", "  deliver (all below)"),
+    ("tiktok_connector.delivery.deliver", "encode_request_body", "    encode_request_body"),
+    ("tiktok_connector.delivery.deliver", "post_events", "    post_events (requests + the wait)"),
+    ("tiktok_connector.routes.pipeline", "_record", "  _record (metrics + INFO log line)"),
+    ("tiktok_connector.routes.webhook", "pipeline_response", "pipeline_response (answer JSON)"),
+)
+
+
+def stages(options: dict[str, str]) -> None:
+    """CPU and wall time per stage of warm invocations (see STAGES), per batch size; µs per invocation."""
+    import importlib
+
+    from tiktok_connector.entrypoints.api import lambda_handler
+
+    spent: dict[str, list[float]] = {}
+
+    def wrap(module_name: str, name: str, stage: str) -> None:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            cpu, wall = time.thread_time(), time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals = spent.setdefault(stage, [0.0, 0.0])
+                totals[0] += time.thread_time() - cpu
+                totals[1] += time.perf_counter() - wall
+
+        setattr(module, name, wrapper)
+
+    for module_name, name, stage in STAGES:
+        wrap(module_name, name, stage)
+    invoke = _invoker(lambda_handler)
+    results: dict[str, dict[str, list[float]]] = {}
+    for size in options["sizes"].split(","):
+        body = _read(options[f"body{size}"])
+        invocations = int(options[f"n{size}"])
+        for _ in range(10):
+            invoke(body)
+        spent.clear()
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for _ in range(invocations):
+            invoke(body)
+        spent["whole invocation (handler + decorators)"] = [
+            time.thread_time() - cpu,
+            time.perf_counter() - wall,
+        ]
+        results[size] = {stage: [v / invocations * 1e6 for v in totals] for stage, totals in spent.items()}
+    _write(options["out"], {"stages": results, "order": [stage for _, _, stage in STAGES]})
 
 
 KINDS: dict[str, Callable[[dict[str, str]], None]] = {
@@ -308,6 +375,7 @@ KINDS: dict[str, Callable[[dict[str, str]], None]] = {
     "latency": latency,
     "network": network,
     "profile": profile,
+    "stages": stages,
 }
 
 if __name__ == "__main__":

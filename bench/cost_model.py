@@ -1,15 +1,6 @@
 """What one mParticle request costs on AWS, from the CPU time `make bench` measures.
 
-The model, for a function of M MB on arm64 in us-east-1 (AWS's published prices):
-
-    stretch(M)   = max(1, 1769 / M)           Lambda gives CPU in proportion to memory; 1,769 MB is
-                                              one full vCPU, so CPU work takes 1769/M times longer
-    duration     = cpu_ms x stretch(M) + tiktok_requests x tiktok_round_trip_ms
-    billed_ms    = ceil(duration)             Lambda bills duration in 1 ms steps
-    GB-seconds   = billed_ms / 1000 x M / 1024
-    Lambda $/M   = GB-seconds x 0.0000133334 x 10^6 + 0.20          (duration + requests)
-    API $/M      = 1.00 x ceil(body_bytes / 512 KiB)                HTTP API, first 300M a month
-    SQS $/M      = 0.40 x ceil(dead_letter_bytes / 64 KiB)          only for requests dead-lettered
+The model is `FORMULA` (AWS's published arm64 prices in us-east-1), printed with every run.
 
 `cpu_ms` is the handler's CPU time per warm invocation measured here (deployed mode: tracing,
 metrics and logs on, as in Lambda), on this machine's core, taken as one Lambda vCPU. The wait for
@@ -30,14 +21,29 @@ HTTP_API_METERING_BYTES: Final = 512 * 1024
 SQS_USD_PER_MILLION: Final = 0.40
 SQS_CHUNK_BYTES: Final = 64 * 1024
 ONE_VCPU_MB: Final = 1769
+FORMULA: Final = """
+For a function of M MB:
+    stretch(M)   = max(1, 1769 / M)           Lambda gives CPU in proportion to memory; 1,769 MB is
+                                              one full vCPU, so CPU work takes 1769/M times longer
+    duration     = cpu_ms x stretch(M) + tiktok_requests x tiktok_round_trip_ms
+    billed_ms    = ceil(duration)             Lambda bills duration in 1 ms steps
+    GB-seconds   = billed_ms / 1000 x M / 1024
+    Lambda $/M   = GB-seconds x 0.0000133334 x 10^6 + 0.20          (duration + requests)
+    API $/M      = 1.00 x ceil(body_bytes / 512 KiB)                HTTP API, first 300M a month
+    SQS $/M      = 0.40 x ceil(dead_letter_bytes / 64 KiB)          only for requests dead-lettered
+"""
 MEMORY_SIZES_MB: Final = (128, 256, 512, 768, 1024)
 TIKTOK_ROUND_TRIPS_MS: Final = (50, 150, 400)
+SNAPSTART_CACHE_USD_PER_GB_SECOND: Final = 0.0000015046
+SNAPSTART_RESTORE_USD_PER_GB: Final = 0.0001397998
+SECONDS_PER_MONTH: Final = 31 * 24 * 3600
 SECRETS_MANAGER_ROUND_TRIP_MS: Final = 30
 """Assumed wait for GetSecretValue on a cold start (same region)."""
 PEAK_MEMORY_SHARE: Final = 0.6
 """Recommended size: the largest accepted body's peak RSS stays under this share of the memory."""
-COLD_START_BUDGET_MS: Final = 2500
-"""Recommended size: a cold start (import + first invocation at 150 ms TikTok) stays under this."""
+LATENCY_GUIDANCE_MS: Final = 200
+"""mParticle asks outbound integrations for responses averaging under 200 ms (99 % of calls)."""
+TYPICAL_ROUND_TRIP_MS: Final = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +107,47 @@ def cold_start_ms(cold: ColdStart, memory_mb: int, round_trip_ms: float) -> floa
     return cpu * stretch(memory_mb) + SECRETS_MANAGER_ROUND_TRIP_MS + round_trip_ms
 
 
-def recommend(peak_mb: float | None, cold: ColdStart | None) -> int:
-    """The smallest listed size with room for the largest body and a cold start within budget."""
+def recommend(peak_mb: float | None, workloads: Sequence[Workload]) -> int:
+    """The smallest listed size with room for the largest body and warm answers within mParticle's ask.
+
+    Room: the largest accepted body's peak RSS stays under `PEAK_MEMORY_SHARE` of the memory. Latency:
+    the largest measured request, stretched, plus one typical TikTok round trip stays under
+    `LATENCY_GUIDANCE_MS`.
+    """
+    largest = max(workloads, key=lambda workload: workload.cpu_ms, default=None)
     for memory in MEMORY_SIZES_MB:
         fits = peak_mb is None or peak_mb <= PEAK_MEMORY_SHARE * memory
-        quick = cold is None or cold_start_ms(cold, memory, 150) <= COLD_START_BUDGET_MS
+        quick = largest is None or warm_cost(largest, TYPICAL_ROUND_TRIP_MS, memory).duration_ms <= (
+            LATENCY_GUIDANCE_MS
+        )
         if fits and quick:
             return memory
     return MEMORY_SIZES_MB[-1]
+
+
+def snapstart_markdown(cold: ColdStart | None) -> list[str]:
+    """SnapStart's published charges beside what a cold start's initialisation is billed without it."""
+    sizes = " | ".join(f"{memory} MB" for memory in MEMORY_SIZES_MB)
+    cache, restore, init = [], [], []
+    for memory in MEMORY_SIZES_MB:
+        gb = memory / 1024
+        cache.append(f"${gb * SECONDS_PER_MONTH * SNAPSTART_CACHE_USD_PER_GB_SECOND:.2f}")
+        restore.append(f"${gb * SNAPSTART_RESTORE_USD_PER_GB * 1_000_000:.2f}")
+        if cold is not None:
+            init_ms = cold.import_cpu_ms * stretch(memory)
+            init.append(f"${math.ceil(init_ms) / 1000 * gb * ARM64_GB_SECOND_USD * 1_000_000:.2f}")
+    lines = [
+        "SnapStart charges (AWS's published rates, US East; the page's worked example is on x86 and "
+        "they are taken to apply to arm64 alike) beside the billed initialisation they replace:",
+        "",
+        f"| | {sizes} |",
+        "|---|" + "---|" * len(MEMORY_SIZES_MB),
+        f"| snapshot cache, per published version per 31-day month | {' | '.join(cache)} |",
+        f"| restores, per million cold starts | {' | '.join(restore)} |",
+    ]
+    if init:
+        lines.append(f"| billed import without SnapStart, per million cold starts | {' | '.join(init)} |")
+    return lines
 
 
 def markdown(
@@ -118,6 +157,10 @@ def markdown(
     sizes = " | ".join(f"{memory} MB" for memory in MEMORY_SIZES_MB)
     lines = [
         "### Cost model (arm64, us-east-1; generated by `bench/cost_model.py` from this run)",
+        "",
+        "```",
+        *(line.rstrip() for line in FORMULA.strip("\n").splitlines()),
+        "```",
         "",
         f"Inputs measured in this run (deployed mode, median of the warm invocations above; {machine_note}):",
         "",
@@ -163,7 +206,7 @@ def markdown(
     if cold is not None:
         cells = []
         for memory in MEMORY_SIZES_MB:
-            extra = cold_start_ms(cold, memory, 150)
+            extra = cold_start_ms(cold, memory, TYPICAL_ROUND_TRIP_MS)
             usd = extra / 1000 * memory / 1024 * ARM64_GB_SECOND_USD * 1_000_000
             cells.append(f"{extra:,.0f} ms, ${usd:.2f}/M cold starts")
         lines += [
@@ -176,15 +219,20 @@ def markdown(
             "|---|" + "---|" * len(MEMORY_SIZES_MB),
             f"| per cold start | {' | '.join(cells)} |",
         ]
-    recommended = recommend(peak_mb, cold)
+    recommended = recommend(peak_mb, workloads)
     peak = f"{peak_mb:.0f} MB" if peak_mb is not None else "not measured"
+    largest = max(workloads, key=lambda workload: workload.cpu_ms)
     lines += [
         "",
         f"Recommended `MemorySize`: **{recommended} MB** (template parameter `MemorySize`): the smallest "
-        f"size where the largest accepted body's peak RSS ({peak}) stays under "
-        f"{PEAK_MEMORY_SHARE:.0%} of the memory and a cold start stays under "
-        f"{COLD_START_BUDGET_MS / 1000:.1f} s. Below one vCPU the CPU part of the bill is the same "
-        "at every size (CPU ms x 1769/M x M); what grows with memory is the time spent waiting for "
-        "TikTok, so the smallest size that is safe is the cheapest.",
+        f"size where the largest accepted body's peak RSS ({peak}) stays under {PEAK_MEMORY_SHARE:.0%} "
+        f"of the memory and a warm {largest.events}-event request answers within mParticle's "
+        f"{LATENCY_GUIDANCE_MS} ms latency guidance at a {TYPICAL_ROUND_TRIP_MS} ms TikTok round trip "
+        f"({warm_cost(largest, TYPICAL_ROUND_TRIP_MS, recommended).duration_ms:.0f} ms here). Below one "
+        "vCPU the CPU part of the bill is the same at every size (CPU ms x 1769/M x M); what grows with "
+        "memory is the time spent waiting for TikTok, so the smallest safe size is the cheapest. Cold "
+        "starts shrink with memory (table above); SnapStart is the other lever (below).",
+        "",
+        *snapstart_markdown(cold),
     ]
     return lines
