@@ -19,6 +19,8 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# phonenumberslite replaced phonenumbers: both install the `phonenumbers` package, so remove the old one first.
+	$(PY) -m pip uninstall --quiet --yes phonenumbers 2>/dev/null || true
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
