@@ -229,7 +229,19 @@ def _cold(stack: LocalStack, runs: int) -> tuple[list[Row], dict[str, Any]]:
     raw: dict[str, Any] = {"baseline_import_ms": base, "baseline_modules": base_modules}
     for mode in ("untraced", "deployed"):
         imported, first = median(mode, "import_ms"), median(mode, "first_invocation_ms")
-        secret, tiktok = median(mode, "secret_ms"), median(mode, "tiktok_ms")
+        client, secret, tiktok = (
+            median(mode, "secret_client_ms"),
+            median(mode, "secret_get_ms"),
+            median(mode, "tiktok_ms"),
+        )
+        first_cpu = median(mode, "first_invocation_cpu_ms")
+        rest = statistics.median(
+            sample["first_invocation_ms"]
+            - sample["secret_client_ms"]
+            - sample["secret_get_ms"]
+            - sample["tiktok_ms"]
+            for sample in samples[mode]
+        )
         ratio = imported / base
         rows.append(
             Row(
@@ -251,8 +263,8 @@ def _cold(stack: LocalStack, runs: int) -> tuple[list[Row], dict[str, Any]]:
             Row(
                 section,
                 f"first invocation, {mode}",
-                f"{first:.0f} ms (secret read {secret:.0f}, TikTok POST {tiktok:.0f}, "
-                f"rest {first - secret - tiktok:.0f}; CPU {median(mode, 'first_invocation_cpu_ms'):.0f} ms)",
+                f"{first:.0f} ms (Secrets Manager client {client:.0f}, GetSecretValue {secret:.0f}, "
+                f"TikTok POST {tiktok:.0f}, rest {rest:.0f}; CPU {first_cpu:.0f} ms)",
             )
         )
         rows.append(
@@ -279,7 +291,8 @@ def _cold(stack: LocalStack, runs: int) -> tuple[list[Row], dict[str, Any]]:
             "ratio": ratio,
             "first_invocation_ms": first,
             "first_invocation_cpu_ms": median(mode, "first_invocation_cpu_ms"),
-            "secret_ms": secret,
+            "secret_client_ms": client,
+            "secret_get_ms": secret,
             "tiktok_ms": tiktok,
             "modules": modules,
             "loaded_at_import": loaded,

@@ -84,7 +84,7 @@ class LocalStack:
         self.workdir.rmdir()
 
     def connector_environment(self) -> dict[str, str]:
-        """The function's environment variables (SPEC 6) pointing at this stack."""
+        """The function's environment variables (its configuration contract) pointing at this stack."""
         return dict(self._environment)
 
     def child_environment(self, mode: Mode, tiktok_url: str | None = None) -> dict[str, str]:
