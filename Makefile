@@ -15,12 +15,15 @@ REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
 SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
 
-.PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench redrive preview build deploy clean
+
+.PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench bench-package redrive preview build deploy clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# phonenumberslite replaced phonenumbers: both install the `phonenumbers` package, so remove the old one first.
+	$(PY) -m pip uninstall --quiet --yes phonenumbers 2>/dev/null || true
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -70,6 +73,10 @@ test: lint typecheck unit template
 
 bench: venv
 	$(PY) -m bench.run
+
+# The function's dependencies as a Lambda arm64 build installs them (needs the package index).
+bench-package: venv
+	$(PY) -m bench.package_size --lambda-platform
 
 redrive: venv
 	$(PY) -m devstack.redrive_local $(ARGS)

@@ -82,24 +82,65 @@ def baseline(options: dict[str, str]) -> None:
     _write(options["out"], {"import_ms": import_ms, "modules": len(sys.modules)})
 
 
+def _timed_calls() -> dict[str, float]:
+    """Wrap the first invocation's two remote calls (class attributes, so every caller goes through).
+
+    `secret_client_ms`: creating the Secrets Manager provider (its boto3 client); `secret_get_ms`:
+    reading the secret through it; `tiktok_ms`: `requests.Session.request` for the TikTok POST (the
+    first TCP connection included).
+    """
+    import functools
+
+    import requests
+    from aws_lambda_powertools.utilities import parameters
+
+    spent = {"secret_client_ms": 0.0, "secret_get_ms": 0.0, "tiktok_ms": 0.0}
+
+    def timed(owner: Any, name: str, key: str) -> None:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] += (time.perf_counter() - started) * 1000
+
+        setattr(owner, name, wrapper)
+
+    timed(parameters.SecretsProvider, "__init__", "secret_client_ms")
+    timed(parameters.SecretsProvider, "get", "secret_get_ms")
+    timed(requests.Session, "request", "tiktok_ms")
+    return spent
+
+
 def cold(options: dict[str, str]) -> None:
     """Import the handler module, then the first invocation (settings, secret, clients, connection)."""
     started = time.perf_counter()
+    started_cpu = time.process_time()
     from tiktok_connector.entrypoints.api import lambda_handler
 
     import_ms = (time.perf_counter() - started) * 1000
+    import_cpu_ms = (time.process_time() - started_cpu) * 1000
     modules_after_import = len(sys.modules)
     loaded_at_import = _loaded(*_NOTABLE)
     invoke = _invoker(lambda_handler)
     body = _read(options["body"])
+    spent = _timed_calls() if options.get("breakdown") == "1" else {}
     started = time.perf_counter()
+    started_cpu = time.process_time()
     answer = invoke(body)
     first_ms = (time.perf_counter() - started) * 1000
+    first_cpu_ms = (time.process_time() - started_cpu) * 1000
     _write(
         options["out"],
         {
             "import_ms": import_ms,
+            "import_cpu_ms": import_cpu_ms,
             "first_invocation_ms": first_ms,
+            "first_invocation_cpu_ms": first_cpu_ms,
+            **spent,
             "modules": modules_after_import,
             "loaded_at_import": loaded_at_import,
             "loaded_after_invocation": _loaded(*_NOTABLE),
@@ -152,34 +193,46 @@ def rss(options: dict[str, str]) -> None:
 
 
 def latency(options: dict[str, str]) -> None:
-    """Warm invocations against the sandbox, each followed by a bare POST of the same TikTok body."""
+    """The whole warm handler against a fake TikTok that answers at once, beside two references.
+
+    Each timed round, per batch size: one handler invocation (wall and thread CPU time), one bare
+    keep-alive `http.client` POST of the same TikTok body to the same server (the round trip any
+    client pays), and one run of the floor (`bench/floor.py`, orjson) on the same body, in this
+    process, so that the machine's load moves all three alike.
+    """
     import http.client
     import json
     from urllib.parse import urlsplit
 
+    from bench import floor
     from tiktok_connector.entrypoints.api import lambda_handler
 
     invoke = _invoker(lambda_handler)
     url = urlsplit(options["url"])
     assert url.hostname is not None
-    # The sandbox's own round trip: the least a client can do (keep-alive, no library on top).
     connection = http.client.HTTPConnection(url.hostname, url.port)
     headers = {"Access-Token": options["token"], "Content-Type": "application/json"}
+    loads, dumps = floor.orjson_codec()
+    pixel_id = options["pixel"]
 
     def bare(body: bytes) -> None:
         connection.request("POST", url.path, body=body, headers=headers)
         answer = json.loads(connection.getresponse().read())
         if answer.get("code") != 0:
-            raise RuntimeError(f"sandbox refused the bare request: {answer.get('message')}")
+            raise RuntimeError(f"the fake TikTok refused the bare request: {answer.get('message')}")
 
-    invocations, warmup = int(options["n"]), int(options["warmup"])
     results: dict[str, dict[str, list[float]]] = {}
     for size in options["sizes"].split(","):
+        invocations, warmup = int(options[f"n{size}"]), int(options[f"warmup{size}"])
         body = _read(options[f"body{size}"])
-        tiktok_body = _read(options[f"tiktok{size}"]).encode("utf-8")
-        handler_ms: list[float] = []
-        cpu_ms: list[float] = []
-        bare_ms: list[float] = []
+        tiktok_bodies = [part.encode("utf-8") for part in json.loads(_read(options[f"tiktok{size}"]))]
+        samples: dict[str, list[float]] = {
+            "handler_ms": [],
+            "cpu_ms": [],
+            "bare_ms": [],
+            "floor_ms": [],
+            "floor_cpu_ms": [],
+        }
         for index in range(warmup + invocations):
             started_cpu = time.thread_time()
             started = time.perf_counter()
@@ -189,15 +242,23 @@ def latency(options: dict[str, str]) -> None:
             if answer.get("forwarded") != int(size):
                 raise RuntimeError(f"expected {size} events forwarded, got {answer}")
             started_bare = time.perf_counter()
-            bare(tiktok_body)
+            for tiktok_body in tiktok_bodies:
+                bare(tiktok_body)
             elapsed_bare = time.perf_counter() - started_bare
+            started_floor_cpu = time.thread_time()
+            started_floor = time.perf_counter()
+            floor.floor_requests(body, pixel_id, loads, dumps)
+            elapsed_floor = time.perf_counter() - started_floor
+            elapsed_floor_cpu = time.thread_time() - started_floor_cpu
             if index >= warmup:
-                handler_ms.append(elapsed * 1000)
-                cpu_ms.append(elapsed_cpu * 1000)
-                bare_ms.append(elapsed_bare * 1000)
-        results[size] = {"handler_ms": handler_ms, "cpu_ms": cpu_ms, "bare_ms": bare_ms}
+                samples["handler_ms"].append(elapsed * 1000)
+                samples["cpu_ms"].append(elapsed_cpu * 1000)
+                samples["bare_ms"].append(elapsed_bare * 1000)
+                samples["floor_ms"].append(elapsed_floor * 1000)
+                samples["floor_cpu_ms"].append(elapsed_floor_cpu * 1000)
+        results[size] = samples
     connection.close()
-    _write(options["out"], {"sizes": results, "tracing_loaded": "aws_xray_sdk" in sys.modules})
+    _write(options["out"], {"sizes": results, "tracing_loaded": "aws_xray_sdk.core" in sys.modules})
 
 
 def network(options: dict[str, str]) -> None:
@@ -223,7 +284,11 @@ def network(options: dict[str, str]) -> None:
 
 
 def profile(options: dict[str, str]) -> None:
-    """cProfile of warm invocations; the stats go to `stats=` for `bench.profile` to print."""
+    """cProfile of warm invocations; the stats go to `stats=` for `bench.profile` to print.
+
+    The profiler's clock is the thread's CPU time, so that other processes on a shared machine do not
+    show up as time spent in whichever function was running when this one was descheduled.
+    """
     import cProfile
 
     from tiktok_connector.entrypoints.api import lambda_handler
@@ -232,13 +297,76 @@ def profile(options: dict[str, str]) -> None:
     body = _read(options["body"])
     for _ in range(20):
         invoke(body)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
     for _ in range(int(options["n"])):
         profiler.enable()
         invoke(body)
         profiler.disable()
     profiler.dump_stats(options["stats"])
     _write(options["out"], {})
+
+
+# Where the Webhook route spends its time: (module, function, stage) in call order. Each function is
+# replaced, in the module that calls it, by a wrapper that adds its CPU and wall time to the stage.
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("tiktok_connector.entrypoints.api", "route", "route (all below)"),
+    ("tiktok_connector.routes.webhook", "get_settings", "settings (cached)"),
+    ("tiktok_connector.routes.webhook", "authenticate", "authenticate (secret cache + compare)"),
+    ("tiktok_connector.routes.webhook", "request_body", "request_body (API Gateway body)"),
+    ("tiktok_connector.routes.webhook", "parse_webhook_body", "parse_webhook_body (JSON + model)"),
+    ("tiktok_connector.routes.webhook", "process_batches", "process_batches (with its tracer decorator)"),
+    ("tiktok_connector.routes.pipeline", "map_batches", "  map_batches"),
+    ("tiktok_connector.routes.pipeline", "build_requests", "  build_requests"),
+    ("tiktok_connector.routes.pipeline", "deliver", "  deliver (all below)"),
+    ("tiktok_connector.delivery.deliver", "encode_request_body", "    encode_request_body"),
+    ("tiktok_connector.delivery.deliver", "post_events", "    post_events (requests + the wait)"),
+    ("tiktok_connector.routes.pipeline", "_record", "  _record (metrics + INFO log line)"),
+    ("tiktok_connector.routes.webhook", "pipeline_response", "pipeline_response (answer JSON)"),
+)
+
+
+def stages(options: dict[str, str]) -> None:
+    """CPU and wall time per stage of warm invocations (see STAGES), per batch size; µs per invocation."""
+    import importlib
+
+    from tiktok_connector.entrypoints.api import lambda_handler
+
+    spent: dict[str, list[float]] = {}
+
+    def wrap(module_name: str, name: str, stage: str) -> None:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            cpu, wall = time.thread_time(), time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals = spent.setdefault(stage, [0.0, 0.0])
+                totals[0] += time.thread_time() - cpu
+                totals[1] += time.perf_counter() - wall
+
+        setattr(module, name, wrapper)
+
+    for module_name, name, stage in STAGES:
+        wrap(module_name, name, stage)
+    invoke = _invoker(lambda_handler)
+    results: dict[str, dict[str, list[float]]] = {}
+    for size in options["sizes"].split(","):
+        body = _read(options[f"body{size}"])
+        invocations = int(options[f"n{size}"])
+        for _ in range(10):
+            invoke(body)
+        spent.clear()
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for _ in range(invocations):
+            invoke(body)
+        spent["whole invocation (handler + decorators)"] = [
+            time.thread_time() - cpu,
+            time.perf_counter() - wall,
+        ]
+        results[size] = {stage: [v / invocations * 1e6 for v in totals] for stage, totals in spent.items()}
+    _write(options["out"], {"stages": results, "order": [stage for _, _, stage in STAGES]})
 
 
 KINDS: dict[str, Callable[[dict[str, str]], None]] = {
@@ -248,6 +376,7 @@ KINDS: dict[str, Callable[[dict[str, str]], None]] = {
     "latency": latency,
     "network": network,
     "profile": profile,
+    "stages": stages,
 }
 
 if __name__ == "__main__":

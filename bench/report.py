@@ -140,8 +140,20 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines).strip("\n")
 
 
-def write_benchmarks(path: Path, host: Machine, rows: list[Row], notes: list[str], seconds: float) -> None:
-    """Replace the generated section of BENCHMARKS.md (created with its skeleton if missing)."""
+def write_benchmarks(
+    path: Path,
+    host: Machine,
+    rows: list[Row],
+    notes: list[str],
+    seconds: float,
+    *,
+    extra: list[str] | None = None,
+    context: str = "",
+) -> None:
+    """Replace the generated section of BENCHMARKS.md (created with its skeleton if missing).
+
+    `extra` is Markdown placed after the tables (the cost model); `context` a note on the machine.
+    """
     text = path.read_text(encoding="utf-8") if path.exists() else _SKELETON
     if BEGIN_MARKER not in text or END_MARKER not in text:
         text = text.rstrip("\n") + "\n\n" + BEGIN_MARKER + "\n" + END_MARKER + "\n"
@@ -151,11 +163,13 @@ def write_benchmarks(path: Path, host: Machine, rows: list[Row], notes: list[str
         "## Latest run",
         "",
         *host.lines(),
+        *([f"- Conditions: {context}"] if context else []),
         f"- Run time: {seconds:.0f} s; targets missed: {len(failed)} of "
         f"{sum(1 for row in rows if row.status != 'info')}",
         "",
         markdown_table(rows),
         "",
+        *([*extra, ""] if extra else []),
         "How each figure is measured:",
         "",
         *(f"- {note}" for note in notes),

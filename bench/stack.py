@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from bench import ROOT, SRC
+from bench.instant_tiktok import InstantTikTok
 from devstack import demo
 from devstack.local_aws import MotoServer, aws_environment, create_connector_resources
 from devstack.tiktok_sandbox import TikTokSandbox
@@ -45,11 +46,13 @@ class XRaySink:
 
 
 class LocalStack:
-    """moto server (Secrets Manager, SQS), the TikTok sandbox and an X-Ray sink, on loopback."""
+    """moto server (Secrets Manager, SQS), the TikTok sandbox, a fake TikTok that answers at once and
+    an X-Ray sink, on loopback."""
 
     def __init__(self) -> None:
         self.moto = MotoServer()
         self.sandbox = TikTokSandbox(access_tokens=(demo.ACCESS_TOKEN,))
+        self.instant = InstantTikTok()
         self.xray: XRaySink | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix="tiktok-bench-"))
         self._environment: dict[str, str] = {}
@@ -57,6 +60,7 @@ class LocalStack:
     def __enter__(self) -> Self:
         self.moto.start()
         self.sandbox.start()
+        self.instant.start()
         self.xray = XRaySink()
         resources = create_connector_resources(
             self.moto.url, secret=demo.SECRET, name="tiktok-connector-bench"
@@ -71,6 +75,7 @@ class LocalStack:
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.sandbox.stop()
+        self.instant.stop()
         self.moto.stop()
         if self.xray is not None:
             self.xray.close()
@@ -79,17 +84,22 @@ class LocalStack:
         self.workdir.rmdir()
 
     def connector_environment(self) -> dict[str, str]:
-        """The function's environment variables (SPEC 6) pointing at this stack."""
+        """The function's environment variables (its configuration contract) pointing at this stack."""
         return dict(self._environment)
 
-    def child_environment(self, mode: Mode) -> dict[str, str]:
-        """A cold container's environment: the function's variables, and Lambda's own in `deployed`."""
+    def child_environment(self, mode: Mode, tiktok_url: str | None = None) -> dict[str, str]:
+        """A cold container's environment: the function's variables, and Lambda's own in `deployed`.
+
+        `tiktok_url` points the function at another TikTok (the instant fake) than the sandbox.
+        """
         env = {
             name: value
             for name, value in os.environ.items()
             if not name.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_", "_X_AMZN", "PYTHON"))
         }
         env |= self._environment
+        if tiktok_url is not None:
+            env["TIKTOK_API_URL"] = tiktok_url
         env |= {"PYTHONPATH": os.pathsep.join((str(SRC), str(ROOT))), "POWERTOOLS_LOG_LEVEL": "INFO"}
         if mode == "deployed":
             assert self.xray is not None
@@ -116,7 +126,12 @@ class LocalStack:
         return path
 
     def run_child(
-        self, kind: str, mode: Mode, python_flags: tuple[str, ...] = (), **options: Any
+        self,
+        kind: str,
+        mode: Mode,
+        python_flags: tuple[str, ...] = (),
+        tiktok_url: str | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
         """Run `bench/child.py KIND` in a fresh interpreter; returns the JSON it wrote."""
         import json
@@ -125,7 +140,7 @@ class LocalStack:
         args = [f"{key}={value}" for key, value in options.items()]
         completed = subprocess.run(
             [sys.executable, "-P", *python_flags, str(CHILD_SCRIPT), kind, f"out={out}", *args],
-            env=self.child_environment(mode),
+            env=self.child_environment(mode, tiktok_url),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,  # the function's logs and metrics
             stderr=subprocess.PIPE,

@@ -5,7 +5,7 @@ import random
 import uuid
 from typing import Any, Final
 
-# The five product actions the connector forwards natively (SPEC 3.1), in a shop's usual proportions.
+# The five product actions the connector maps natively to TikTok events, in a shop's usual proportions.
 _ACTIONS: Final = ("view_detail",) * 4 + ("add_to_cart",) * 3 + ("add_to_wishlist", "checkout", "purchase")
 _CATEGORIES: Final = ("apparel", "footwear", "outdoor", "accessories")
 _NAMES: Final = ("Trail Running Shoe", "Sport Socks", "Rain Jacket", "Merino Beanie", "Hiking Pole")
@@ -13,7 +13,7 @@ _BATCH_START_MS: Final = 1_741_954_000_000
 
 
 def commerce_event(rng: random.Random, index: int) -> dict[str, Any]:
-    """One `commerce_event` as mParticle's outbound JSON batch carries it (SPEC 2.1)."""
+    """One `commerce_event` as mParticle's outbound JSON batch carries it (mParticle's JSON reference)."""
     action = _ACTIONS[index % len(_ACTIONS)]
     products: list[dict[str, Any]] = [
         {

@@ -5,6 +5,7 @@ job but its package import (every resolver, asyncio, data classes) cost ~60 ms o
 (BENCHMARKS.md); the two routes need none of it.
 """
 
+import random
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -13,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.config import get_settings
+from tiktok_connector.delivery import dead_letters, tiktok_client
 from tiktok_connector.platform.errors import (
     BadRequestError,
     ConfigurationError,
@@ -23,6 +25,8 @@ from tiktok_connector.platform.errors import (
 )
 from tiktok_connector.platform.http_edge import HttpResponse, error_response
 from tiktok_connector.platform.observability import logger, metrics, tracer
+from tiktok_connector.platform.secret_store import clear_secret_cache
+from tiktok_connector.platform.snapstart import register_after_restore
 from tiktok_connector.routes import firehose as firehose_route
 from tiktok_connector.routes import webhook as webhook_route
 
@@ -112,6 +116,19 @@ def report_configuration() -> None:
 
 
 report_configuration()
+
+
+@register_after_restore
+def refresh_after_restore() -> None:
+    """After a SnapStart restore: read the secret afresh, open new connections, reseed `random`.
+
+    The snapshot may be hours old (the token rotated since), its sockets are dead, and every restored
+    copy would otherwise draw the same retry jitter.
+    """
+    clear_secret_cache()
+    tiktok_client.reset_session()
+    dead_letters.reset_sqs_client()
+    random.seed()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

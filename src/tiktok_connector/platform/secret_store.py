@@ -53,7 +53,8 @@ def get_connector_secret(secret_id: str, *, force_fetch: bool = False) -> Connec
 
 
 def clear_secret_cache() -> None:
-    """Drop cached secrets and the provider (tests point the connector at new endpoints)."""
+    """Drop cached secrets and the provider (tests point the connector at new endpoints; a SnapStart
+    restore must not trust a secret or a connection from its snapshot)."""
     global _provider  # noqa: PLW0603
     _provider = None
     parameters.clear_caches()  # type: ignore[no-untyped-call]
