@@ -15,7 +15,6 @@ REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
 SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
 
-
 .PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench bench-package redrive preview build deploy clean
 
 venv: $(VENV)/.installed
