@@ -1,4 +1,4 @@
-"""Suite-wide privacy guard (SPEC 7): no raw identity and no token in any output the tests capture.
+"""Suite-wide privacy guard: no raw identity and no token in any output the tests capture.
 
 Every test phase's captured stdout, stderr and log records (what pytest shows under "Captured ...",
 including output of child processes, which pytest captures at the file-descriptor level) are scanned

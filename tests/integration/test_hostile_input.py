@@ -1,9 +1,9 @@
-"""Hostile input (issue 3, item 4): property-based tests of the real handler with hypothesis.
+"""Hostile input: property-based tests of the real handler with hypothesis.
 
 Malformed, truncated, mutated, deeply nested, huge-number and wrong-typed batches and headers go through
 `lambda_handler` (the sandbox answers what reaches TikTok). Whatever arrives, the answer is a 2xx summary
 whose counts add up or a JSON 4xx saying what is wrong: never an unhandled exception and never a 5xx
-(the configuration and AWS are healthy here, so `misconfigured` and the SPEC's 503 cannot apply).
+(the configuration and AWS are healthy here, so `misconfigured` and the 503 for an unreachable dependency cannot apply).
 Bodies above the documented 5 MiB get 413 before parsing. The number of inputs is printed at the end.
 """
 

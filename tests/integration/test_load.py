@@ -1,4 +1,4 @@
-"""Load under random faults (issue 3, item 3): many concurrent invocations, every event accounted for.
+"""Load under random faults: many concurrent invocations, every event accounted for.
 
 Eight worker processes stand for eight warm Lambda containers (one invocation at a time each, as Lambda
 runs them); each sends 50 Webhook batches of 20 events to the real handler, which talks to the sandbox

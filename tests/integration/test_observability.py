@@ -1,4 +1,4 @@
-"""Observability with Powertools (issue 3, item 5): structured logs, EMF metrics, tracing, no personal data.
+"""Observability with Powertools: structured logs, EMF metrics, tracing, no personal data.
 
 Powertools writes its JSON log lines and EMF metric documents to stdout (its testing docs: capture them
 with `capsys`). Output read here never reaches pytest's report, so these tests scan it for personal

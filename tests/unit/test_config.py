@@ -1,4 +1,4 @@
-"""Configuration (SPEC 6): required variables, defaults, and validation that names the culprit."""
+"""Configuration from environment variables: required variables, defaults, and validation that names the culprit."""
 
 import json
 from collections.abc import Iterator

@@ -29,7 +29,7 @@ KMS_KEY_IF = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValu
 ALARM_TOPIC = [{"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}]
 SKIP_REASONS = ("unsupported_event", "no_identifiers", "invalid_page_url", "invalid_event", "no_consent")
 MATCH_KEYS = ("email", "phone", "external_id", "ttclid", "ttp", "ip_and_user_agent", "advanced_matching")
-SPEC_ENVIRONMENT = {
+CONFIGURATION_VARIABLES = {
     "TIKTOK_PIXEL_ID",
     "SECRET_ID",
     "DEAD_LETTER_QUEUE_URL",
@@ -420,7 +420,7 @@ def test_connector_gets_every_spec_variable(
     template: dict[str, Any], functions: dict[str, dict[str, Any]]
 ) -> None:
     environment = _environment(template, functions["ConnectorFunction"])
-    assert not SPEC_ENVIRONMENT - set(environment), "missing SPEC 6 variables"
+    assert not CONFIGURATION_VARIABLES - set(environment), "missing configuration variables"
     assert environment["SECRET_ID"] == SECRET_ARN
     assert environment["DEAD_LETTER_QUEUE_URL"] == {"Ref": "DeadLetterQueue"}
 
@@ -796,6 +796,6 @@ def test_samconfig_builds_with_the_root_requirements() -> None:
 
 
 def test_samconfig_keeps_sam_validate_translating() -> None:
-    # With `lint = true`, `sam validate` only runs cfn-lint and misses misspelt policy templates (SPEC 8).
+    # With `lint = true`, `sam validate` only runs cfn-lint and misses misspelt policy templates; only `sam validate --region` translates them.
     config = tomllib.loads(SAMCONFIG_PATH.read_text(encoding="utf-8"))
     assert "lint" not in config["default"].get("validate", {}).get("parameters", {})

@@ -1,4 +1,4 @@
-"""Who may call: the request's Authorization header against the value kept in the secret (SPEC 7)."""
+"""Who may call: the request's Authorization header against the value kept in the secret, compared in constant time; deny by default."""
 
 import time
 from collections.abc import Mapping

@@ -1,4 +1,4 @@
-"""`POST /events`: mParticle's Webhook output (SPEC 2.1)."""
+"""`POST /events`: mParticle's Webhook output (the outbound JSON batch of mParticle's JSON reference)."""
 
 from collections.abc import Mapping
 
