@@ -38,7 +38,7 @@ CUSTOM_MAPPINGS = [
 
 
 def connector_environment(resources: ConnectorResources, tiktok_url: str) -> dict[str, str]:
-    """The function's environment variables pointing at the local stack (the same variables a deployment sets)."""
+    """The function's environment variables pointing at the local stack (as a deployment sets them)."""
     return {
         "TIKTOK_PIXEL_ID": PIXEL_ID,
         "SECRET_ID": resources.secret_arn,

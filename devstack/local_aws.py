@@ -71,7 +71,7 @@ class MotoServer:
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:
-    """What boto3 needs to talk to the local endpoint; the code itself is unchanged: boto3 reads the standard `AWS_ENDPOINT_URL`."""
+    """What boto3 needs to talk to the local endpoint; the code is unchanged (boto3 reads the endpoint)."""
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",

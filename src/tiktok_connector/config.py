@@ -1,4 +1,5 @@
-"""Configuration: the function's environment variables (set by template.yaml from stack parameters), validated once per cold start into typed settings.
+"""Configuration: the function's environment variables (template.yaml sets them from stack parameters),
+validated once per cold start into typed settings.
 
 Rule for deployments that serve only Firehose: `TIKTOK_PIXEL_ID`, the identity types and the content
 type belong to the Webhook route. Their problems are kept in `webhook_problem` and reported (500

@@ -3,7 +3,8 @@
 Malformed, truncated, mutated, deeply nested, huge-number and wrong-typed batches and headers go through
 `lambda_handler` (the sandbox answers what reaches TikTok). Whatever arrives, the answer is a 2xx summary
 whose counts add up or a JSON 4xx saying what is wrong: never an unhandled exception and never a 5xx
-(the configuration and AWS are healthy here, so `misconfigured` and the 503 for an unreachable dependency cannot apply).
+(the configuration and AWS are healthy here, so neither `misconfigured` nor the 503 for an
+unreachable dependency can apply).
 Bodies above the documented 5 MiB get 413 before parsing. The number of inputs is printed at the end.
 """
 

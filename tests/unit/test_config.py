@@ -1,4 +1,4 @@
-"""Configuration from environment variables: required variables, defaults, and validation that names the culprit."""
+"""Configuration from environment variables: required ones, defaults, validation naming the culprit."""
 
 import json
 from collections.abc import Iterator

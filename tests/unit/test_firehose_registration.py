@@ -1,4 +1,4 @@
-"""The module_registration_response: the shape mParticle's Firehose SDK defines, and mParticle's TikTok integration settings.
+"""The module_registration_response: the Firehose SDK's shape, and the integration's settings.
 
 `REGISTRATION_SCHEMA` restates, in JSON Schema draft 3 (the dialect the SDK publishes its schemas in), the
 fields and enums of the SDK's `ModuleRegistrationResponse`, `Permissions`, `UserIdentityPermission`,
@@ -180,7 +180,8 @@ REGISTRATION_SCHEMA: dict[str, Any] = {
     },
 }
 
-# mParticle's TikTok Event integration: its "Configuration Settings" and "Connection Settings" tables, with the Firehose setting ids.
+# mParticle's TikTok Event integration: its "Configuration Settings" and "Connection Settings" tables,
+# with the Firehose setting ids.
 SEED_SETTINGS = [
     # (id, name, required, confidential, default)
     ("accessToken", "Access Token", True, True, None),

@@ -796,6 +796,6 @@ def test_samconfig_builds_with_the_root_requirements() -> None:
 
 
 def test_samconfig_keeps_sam_validate_translating() -> None:
-    # With `lint = true`, `sam validate` only runs cfn-lint and misses misspelt policy templates; only `sam validate --region` translates them.
+    # With `lint = true`, `sam validate` only runs cfn-lint and misses misspelt policy templates.
     config = tomllib.loads(SAMCONFIG_PATH.read_text(encoding="utf-8"))
     assert "lint" not in config["default"].get("validate", {}).get("parameters", {})

@@ -10,7 +10,7 @@ from typing import Any, Final
 from tiktok_connector.platform.errors import BadRequestError, PayloadTooLargeError, UnauthorizedError
 
 MAX_BODY_BYTES: Final = 5 * 1024 * 1024
-"""Bodies above 5 MiB are refused with 413 before parsing (no parsing work for an oversized or hostile body)."""
+"""Bodies above 5 MiB are refused with 413 before parsing (no work on a hostile body)."""
 
 
 HttpResponse = dict[str, Any]

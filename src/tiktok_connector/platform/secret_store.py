@@ -20,7 +20,9 @@ _provider_for: tuple[str | None, ...] = ()
 
 @dataclass(frozen=True, slots=True)
 class ConnectorSecret:
-    """The secret's JSON keys: `tiktok_access_token`, `mparticle_authorization`, `firehose_token`. Values never appear in repr, logs or errors."""
+    """The secret's JSON keys (`tiktok_access_token`, `mparticle_authorization`, `firehose_token`).
+
+    Values never appear in repr, logs or errors."""
 
     tiktok_access_token: str | None = field(default=None, repr=False)
     mparticle_authorization: str | None = field(default=None, repr=False)

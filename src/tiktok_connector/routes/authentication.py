@@ -1,4 +1,6 @@
-"""Who may call: the request's Authorization header against the value kept in the secret, compared in constant time; deny by default."""
+"""Who may call: the request's Authorization header against the secret's value.
+
+Compared in constant time; deny by default."""
 
 import time
 from collections.abc import Mapping
