@@ -14,14 +14,20 @@ the handler then answers 503 so that mParticle resends the batch). On the way:
 
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Final
 
 from tiktok_connector.delivery.dead_letter_writer import batches_needed, write_dead_letters
 from tiktok_connector.delivery.dead_letters import DeadLetter, DeliveryFailure, dead_letter_messages
 from tiktok_connector.delivery.partial import failed_events
+from tiktok_connector.delivery.report import (
+    PARTIAL_SUCCESS_WARNING,
+    DeliveryReport,
+    account,
+    delivery_failure,
+    hand_back,
+)
 from tiktok_connector.delivery.settlement import (
     FailedParts,
     can_split,
@@ -47,8 +53,6 @@ from tiktok_connector.model.tiktok import TikTokRequest
 from tiktok_connector.platform.errors import UnavailableError
 from tiktok_connector.platform.observability import logger
 
-PARTIAL_SUCCESS_WARNING: Final = "tiktok_partial_success"
-
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -68,25 +72,6 @@ class RetryPolicy:
 
 
 RETRY_POLICY: Final = RetryPolicy()
-
-
-@dataclass(slots=True)
-class DeliveryReport:
-    forwarded: int = 0
-    dead_lettered: int = 0
-    unaccounted: int = 0
-    tiktok_requests: int = 0
-    retries: int = 0
-    splits: int = 0
-    """Requests refused with 40002 that were split in halves to find their bad events."""
-    latencies_ms: list[float] = field(default_factory=list)
-    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
-    resend_reasons: Counter[str] = field(default_factory=Counter)
-    """Events handed back for mParticle to resend (counted in `unaccounted` too), by failure reason."""
-    forwarded_requests: list[TikTokRequest] = field(default_factory=list)
-    """What TikTok accepted, as requests (or parts of one): their events are the `forwarded` ones."""
-    warnings: Counter[str] = field(default_factory=Counter)
-    """Counts that change no outcome: `tiktok_partial_success` answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +228,7 @@ class _Delivery:
 
     def _dispose(self, part: TikTokRequest, failure: DeliveryFailure) -> None:
         if self.token_from_request and failure.retryable and failure.reason != "token_rejected":
-            _hand_back(part, failure, self.report)
+            hand_back(part, failure, self.report)
             return
         if self.token_from_request:
             # Only mParticle holds the request's token (never stored): no replay could send this.
@@ -270,69 +255,9 @@ class _Delivery:
             flags = result.written[position : position + len(kind.letters)]
             position += len(kind.letters)
             written = sum(letter.event_count for letter, ok in zip(kind.letters, flags, strict=True) if ok)
-            _account(kind, written, self.report)
+            account(kind.failure, kind.events, written, self.report)
         if result.problems:
             logger.error(
                 "events neither delivered nor dead-lettered",
                 extra={"unaccounted_letters": dict(result.problems), "unaccounted": self.report.unaccounted},
             )
-
-
-def _account(kind: _Letters, written: int, report: DeliveryReport) -> None:
-    failure = kind.failure
-    report.dead_lettered += written
-    report.unaccounted += kind.events - written
-    if written:
-        report.dead_letter_reasons[failure.reason] += written
-    # Operators see why without reading the queue; TikTok's message is left out (it may quote a value).
-    logger.warning(
-        "request dead-lettered",
-        extra={
-            "reason": failure.reason,
-            "retryable": failure.retryable,
-            "attempts": failure.attempts,
-            "http_status": failure.http_status,
-            "tiktok_code": failure.tiktok_code,
-            "tiktok_request_id": failure.request_id,
-            "events": kind.events,
-            "dead_lettered": written,
-        },
-    )
-
-
-def _hand_back(request: TikTokRequest, failure: DeliveryFailure, report: DeliveryReport) -> None:
-    """A request that brought its own token failed for a passing reason: mParticle resends it (503).
-
-    Its token is never stored, so a dead letter could not be replayed; the resend carries the token
-    again, and TikTok deduplicates the events it already has by their unchanged event ids.
-    """
-    report.unaccounted += request.event_count
-    report.resend_reasons[failure.reason] += request.event_count
-    logger.warning(
-        "request handed back for mParticle to resend",
-        extra={
-            "reason": failure.reason,
-            "attempts": failure.attempts,
-            "http_status": failure.http_status,
-            "tiktok_code": failure.tiktok_code,
-            "tiktok_request_id": failure.request_id,
-            "events": request.event_count,
-        },
-    )
-
-
-def delivery_failure(
-    outcome: Outcome, answer: TikTokAnswer | None, *, attempts: int, first_attempt_at: float
-) -> DeliveryFailure:
-    """The failure to store in a dead letter, from what the last POST came to."""
-    return DeliveryFailure(
-        reason=outcome.reason,
-        retryable=outcome.retryable,
-        attempts=attempts,
-        first_attempt_at=first_attempt_at,
-        last_attempt_at=time.time(),
-        http_status=answer.http_status if answer else None,
-        tiktok_code=answer.code if answer else None,
-        message=answer.message if answer else "",
-        request_id=answer.request_id if answer else None,
-    )

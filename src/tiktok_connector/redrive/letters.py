@@ -119,8 +119,9 @@ def successor_bodies(letter: Letter, failure: DeliveryFailure) -> list[str]:
     return [message.body for message in messages]
 
 
-def parked_text(body: str, reason: str) -> str:
-    """The letter with why and when it was parked; unchanged if it is not a letter or would not fit."""
+def parked_text(body: str, reason: str, *, allow_oversized: bool = False) -> str:
+    """The letter with why and when it was parked; unchanged if it is not a letter, or if it would
+    not fit one message unless `allow_oversized` (it is then stored in S3)."""
     try:
         document = json.loads(body)
     except ValueError:
@@ -130,6 +131,6 @@ def parked_text(body: str, reason: str) -> str:
     document["parked_reason"] = reason
     document["parked_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
     text = json.dumps(document, separators=(",", ":"))
-    if len(text.encode("utf-8")) + ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
+    if not allow_oversized and len(text.encode("utf-8")) + ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
         return body
     return text

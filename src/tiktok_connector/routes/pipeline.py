@@ -8,7 +8,8 @@ from typing import Final
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tiktok_connector.config import get_settings
-from tiktok_connector.delivery.deliver import DeliveryReport, deliver
+from tiktok_connector.delivery.deliver import deliver
+from tiktok_connector.delivery.report import DeliveryReport
 from tiktok_connector.delivery.tiktok_client import TokenSource
 from tiktok_connector.mapping.mapper import MappingResult, build_requests, map_batches
 from tiktok_connector.mapping.match_keys import count_match_keys, request_events
