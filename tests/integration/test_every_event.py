@@ -143,9 +143,12 @@ def test_splitting_stops_when_time_runs_short_and_keeps_the_rest_for_the_redrive
 
 def raw_messages(stack: Stack, queue_url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs")
-    messages = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
-    ).get("Messages", [])
+    answer: dict[str, Any] = dict(
+        sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
+        )
+    )
+    messages: list[dict[str, Any]] = answer.get("Messages", [])
     return messages
 
 
