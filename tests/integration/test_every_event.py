@@ -264,3 +264,23 @@ def test_without_a_bucket_an_oversized_letter_is_answered_503_and_start_up_warns
     warnings = [record for record in caplog.records if "DEAD_LETTER_BUCKET is not set" in record.getMessage()]
     assert len(warnings) == 1
     assert read_queue(stack.moto.url, stack.resources.queue_url) == []
+
+
+def test_the_redrive_finds_a_bad_event_by_halving_one_run_per_level(stack: Stack) -> None:
+    # Given four events dead-lettered together during an outage, one of which TikTok then refuses
+    stack.sandbox.fail_next(*OUTAGE)
+    status, answer = stack.invoke(webhook_request(webhook_batch("halving", 4)))
+    assert (status, answer["dead_lettered"]) == (200, 4)
+    stack.sandbox.set_rejected_events(["halving-2"])
+    # When the redrive runs three times
+    reports = [run_redrive(stack) for _ in range(3)]
+    # Then each run halves what TikTok refused, the good events get through, the bad one is parked alone
+    assert [report.requeued for report in reports] == [{"rejected": 1}, {"rejected": 1}, {}]
+    assert [report.events_redriven for report in reports] == [0, 2, 1]
+    assert reports[2].parked == {"rejected": 1}
+    accepted = sorted(event["event_id"] for event in stack.sandbox.accepted_events())
+    assert accepted == ["halving-0", "halving-1", "halving-3"]
+    assert read_queue(stack.moto.url, stack.resources.queue_url) == []
+    [parked] = read_queue(stack.moto.url, stack.resources.parking_queue_url)
+    assert [event["event_id"] for event in parked["request"]["data"]] == ["halving-2"]  # type: ignore[index]
+    assert (parked["reason"], parked["parked_reason"], parked["retryable"]) == ("rejected", "rejected", False)

@@ -67,7 +67,7 @@ class RetryPolicy:
     min_attempt_ms: int = 1000
     reserve_per_batch_ms: int = 400
     """Time kept back, on top, for each further batch of dead letters waiting to be written."""
-    answer_ms: int = 100
+    answer_ms: int = 250
     """Time kept back after the dead letters, for the answer itself."""
 
 

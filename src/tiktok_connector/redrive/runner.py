@@ -11,18 +11,8 @@ is read through the pointer (`pointers.py`).
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from tiktok_connector.delivery.deliver import RETRY_POLICY
 from tiktok_connector.delivery.report import delivery_failure
-from tiktok_connector.delivery.tiktok_client import (
-    SECRET_UNAVAILABLE,
-    TOKEN_MISSING,
-    Sent,
-    Timeouts,
-    TokenSource,
-    encode_request_body,
-    post_request,
-)
-from tiktok_connector.platform.errors import UnavailableError
+from tiktok_connector.delivery.tiktok_client import TokenSource
 from tiktok_connector.platform.observability import logger
 from tiktok_connector.platform.secret_store import get_connector_secret
 from tiktok_connector.redrive.decisions import (
@@ -32,21 +22,27 @@ from tiktok_connector.redrive.decisions import (
     decide_letter,
     streak_after,
 )
-from tiktok_connector.redrive.letters import Letter, parked_text, parse_letter, successor_bodies
+from tiktok_connector.redrive.letters import (
+    Letter,
+    parked_text,
+    parse_letter,
+    split_successor_bodies,
+    successor_bodies,
+)
 from tiktok_connector.redrive.moves import SQS_UNAVAILABLE, MoveError, Mover
 from tiktok_connector.redrive.pointers import PAYLOAD_MISSING, Opened, PayloadError, open_message
 from tiktok_connector.redrive.queues import BATCH, Message, Queues
+from tiktok_connector.redrive.replay import NoTokenError, Replayer
 from tiktok_connector.redrive.report import RedriveReport
 from tiktok_connector.redrive.settings import load_redrive_settings
 
 MESSAGE_BUDGET_MS: Final = 20_000
 """Time one message may need (two POSTs after a token refresh, then its SQS writes): not started below it."""
-TIMEOUTS: Final[Timeouts] = (RETRY_POLICY.connect_timeout_s, RETRY_POLICY.read_timeout_s)
 DEADLINE: Final = "deadline"
 
 
 class _StopError(Exception):
-    """The run cannot go on (deadline, secret unreadable, SQS failing): the current message stays."""
+    """The run has no time left for the current message: it stays."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -129,14 +125,12 @@ class _Run:
         self.queues = queues
         self.bucket = bucket
         self.parking_queue_url = parking_queue_url
-        self.api_url = api_url
-        self.token_source = token_source
+        self.replayer = Replayer(api_url, token_source)
         self.max_attempts = max_attempts
         self.dry_run = dry_run
         self.remaining_ms = remaining_ms
         self.report = RedriveReport(dry_run=dry_run)
         self.mover = Mover(queues, bucket, self.report)
-        self.token: str | None = None
         self.streak = 0
         # Receipts of messages kept in the queue: hidden until the run ends so that none is read
         # twice, then made visible again.
@@ -177,7 +171,7 @@ class _Run:
                 continue
             try:
                 stop = self._handle(message)
-            except (_StopError, MoveError) as error:  # this message was not handled: it stays
+            except (_StopError, MoveError, NoTokenError) as error:  # this message was not handled: it stays
                 stop = error.reason
                 self._leave(message, stop)
         return stop
@@ -220,7 +214,7 @@ class _Run:
             self._leave(message, reason)
 
     def _replay(self, message: Message, opened: Opened, letter: Letter) -> str | None:
-        sent = self._send(letter)
+        sent = self.replayer.send(letter)
         if sent.outcome.accepted:
             self.streak = 0
             self.report.messages_redriven += 1
@@ -233,6 +227,11 @@ class _Run:
             attempts=letter.attempts + sent.posts,
             first_attempt_at=letter.first_attempt_at,
         )
+        halves = split_successor_bodies(letter, failure)
+        if halves is not None:  # TikTok refused some of its events: each half is replayed on its own
+            self.streak = 0
+            self._carry_out(message, opened, Decision(Action.REQUEUE, failure.reason), halves, retryable=True)
+            return None
         decision = decide_after_failure(
             letter,
             sent.outcome,
@@ -244,28 +243,6 @@ class _Run:
         bodies = successor_bodies(letter, failure)
         self._carry_out(message, opened, decision, bodies, retryable=failure.retryable)
         return decision.stop
-
-    def _send(self, letter: Letter) -> Sent:
-        """One POST of the stored body with the secret's token (a second one after a token refresh)."""
-        sent = post_request(
-            self.api_url,
-            encode_request_body(letter.request),
-            token=self._current_token(),
-            token_source=self.token_source,
-            timeouts=lambda: TIMEOUTS,
-        )
-        self.token = sent.token
-        return sent
-
-    def _current_token(self) -> str:
-        if self.token is None:
-            try:
-                self.token = self.token_source(False)
-            except UnavailableError:
-                raise _StopError(SECRET_UNAVAILABLE.reason) from None
-            if not self.token:
-                raise _StopError(TOKEN_MISSING.reason)
-        return self.token
 
     def _carry_out(
         self, message: Message, opened: Opened, decision: Decision, bodies: list[str], *, retryable: bool
