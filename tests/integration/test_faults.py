@@ -34,6 +34,7 @@ FAST_POLICY = RetryPolicy(
     read_timeout_s=0.4,
     reserve_ms=300,
     min_attempt_ms=100,
+    answer_ms=50,
 )
 SKIPPED_PER_BATCH = {"unsupported_event": 1, "invalid_page_url": 1}
 # About 2 KB per event: 500 such events exceed one SQS message (1 MiB).
