@@ -43,6 +43,7 @@ def connector_environment(resources: ConnectorResources, tiktok_url: str) -> dic
         "TIKTOK_PIXEL_ID": PIXEL_ID,
         "SECRET_ID": resources.secret_arn,
         "DEAD_LETTER_QUEUE_URL": resources.queue_url,
+        "DEAD_LETTER_BUCKET": resources.bucket,
         "TIKTOK_API_URL": tiktok_url,
         "EMAIL_IDENTITY_TYPE": "email",
         "EXTERNAL_IDENTITY_TYPE": "customer_id",

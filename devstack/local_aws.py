@@ -86,6 +86,8 @@ class ConnectorResources:
     secret_arn: str
     queue_url: str
     parking_queue_url: str
+    bucket: str = ""
+    """S3 bucket for dead letters over one SQS message (none: such a letter's batch is answered 503)."""
 
 
 def create_connector_resources(
@@ -94,17 +96,26 @@ def create_connector_resources(
     secret: dict[str, str],
     name: str | None = None,
 ) -> ConnectorResources:
-    """A secret holding `secret` (JSON) and the dead-letter and parking queues."""
+    """A secret holding `secret` (JSON), the dead-letter and parking queues (1 MiB messages, as the
+    template makes them) and the dead-letter bucket."""
     name = name or f"tiktok-connector-{uuid.uuid4().hex[:8]}"
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
     secrets = session.client("secretsmanager", endpoint_url=endpoint_url)
     sqs = session.client("sqs", endpoint_url=endpoint_url)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
     secret_arn = secrets.create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
-    queue_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    parking_url = sqs.create_queue(QueueName=f"{name}-parking")["QueueUrl"]
-    return ConnectorResources(secret_arn=secret_arn, queue_url=queue_url, parking_queue_url=parking_url)
+    size = str(1024 * 1024)
+    queue_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MaximumMessageSize": size})["QueueUrl"]
+    parking_url = sqs.create_queue(QueueName=f"{name}-parking", Attributes={"MaximumMessageSize": size})[
+        "QueueUrl"
+    ]
+    bucket = f"{name}-dead-letters"
+    s3.create_bucket(Bucket=bucket)
+    return ConnectorResources(
+        secret_arn=secret_arn, queue_url=queue_url, parking_queue_url=parking_url, bucket=bucket
+    )
 
 
 def read_queue(endpoint_url: str, queue_url: str, *, delete: bool = False) -> list[dict[str, object]]:

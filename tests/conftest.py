@@ -51,6 +51,7 @@ def reset_connector_state() -> None:
     """What a new Lambda container would start with: no cached settings, secret, clients or session."""
     from tiktok_connector.config import reset_settings
     from tiktok_connector.delivery.dead_letters import reset_sqs_client
+    from tiktok_connector.delivery.letter_store import reset_s3_client
     from tiktok_connector.delivery.tiktok_client import reset_session
     from tiktok_connector.platform.secret_store import clear_secret_cache
     from tiktok_connector.routes import authentication
@@ -59,6 +60,7 @@ def reset_connector_state() -> None:
     authentication._last_refresh = 0.0
     clear_secret_cache()
     reset_sqs_client()
+    reset_s3_client()
     reset_session()
 
 

@@ -18,6 +18,7 @@ from tiktok_connector.mapping.settings import (
     validated_phone_region,
 )
 from tiktok_connector.platform.errors import ConfigurationError
+from tiktok_connector.platform.observability import logger
 
 DEFAULT_TIKTOK_API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 _PIXEL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -36,6 +37,8 @@ class Settings:
     webhook_problem: str | None = None
     allowed_pixel_ids: frozenset[str] = frozenset()
     """Pixels a Firehose request without its own access token may reach with the connector's token."""
+    dead_letter_bucket: str | None = None
+    """S3 bucket for dead letters larger than one SQS message; without it such a batch is answered 503."""
 
     def webhook_settings(self) -> tuple[str, MappingSettings]:
         """The Pixel Id and mapping settings of the Webhook route, or the reason it is misconfigured."""
@@ -91,6 +94,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         webhook_mapping=webhook_mapping,
         webhook_problem=problem,
         allowed_pixel_ids=allowed_pixel_ids,
+        dead_letter_bucket=value("DEAD_LETTER_BUCKET") or None,
     )
 
 
@@ -127,6 +131,7 @@ SETTINGS_VARIABLES = (
     "TIKTOK_TEST_EVENT_CODE",
     "CUSTOM_MAPPINGS",
     "ALLOWED_PIXEL_IDS",
+    "DEAD_LETTER_BUCKET",
 )
 _cached: Settings | ConfigurationError | None = None
 _cached_for: tuple[str | None, ...] = ()
@@ -146,9 +151,20 @@ def get_settings() -> Settings:
             _cached = load_settings(os.environ)
         except ConfigurationError as error:
             _cached = error
+        else:
+            _warn_without_bucket(_cached)
     if isinstance(_cached, ConfigurationError):
         raise _cached
     return _cached
+
+
+def _warn_without_bucket(settings: Settings) -> None:
+    """Once per load: without a bucket, a dead letter over one SQS message cannot be kept anywhere."""
+    if settings.dead_letter_bucket is None:
+        logger.warning(
+            "DEAD_LETTER_BUCKET is not set: a batch whose dead letter exceeds one SQS message "
+            "(a single event over 1 MiB) will be answered 503"
+        )
 
 
 def reset_settings() -> None:

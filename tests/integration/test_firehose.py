@@ -592,7 +592,8 @@ def test_retryable_failures_are_retried_then_delivered(stack: Stack) -> None:
 
 
 def test_a_rejection_is_dead_lettered_with_origin_firehose(stack: Stack) -> None:
-    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 40002, "message": "Invalid parameter"})
+    # TikTok refuses the request, then each of its two events alone (the halves it is split into)
+    stack.sandbox.fail_next(*[{"kind": "tiktok_code", "code": 40002, "message": "Invalid parameter"}] * 3)
 
     status, answer = stack.invoke(load_event("firehose-custom-mapped"))
 

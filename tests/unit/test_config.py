@@ -269,3 +269,17 @@ def test_the_template_passes_allowed_pixel_ids_to_the_connector_empty_by_default
     variables = template["Resources"]["ConnectorFunction"]["Properties"]["Environment"]["Variables"]
     parameter = variables["ALLOWED_PIXEL_IDS"]["Ref"]
     assert template["Parameters"][parameter]["Default"] == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "bucket"),
+    [
+        (None, None),
+        ("", None),
+        ("  ", None),
+        ("tiktok-connector-dead-letters", "tiktok-connector-dead-letters"),
+    ],
+)
+def test_the_dead_letter_bucket_is_optional(value: str | None, bucket: str | None) -> None:
+    environ = REQUIRED if value is None else env(DEAD_LETTER_BUCKET=value)
+    assert load_settings(environ).dead_letter_bucket == bucket

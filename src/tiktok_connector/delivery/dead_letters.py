@@ -1,7 +1,11 @@
-"""The SQS dead-letter queue: what could not be delivered, kept so it can be replayed (SPEC 5).
+"""Dead letters: what could not be delivered, in the form kept so that it can be replayed.
 
-A message holds a valid TikTok request body (identities already hashed, never the access token),
-the error, whether it is retryable, the attempt count, timestamps and the source ids.
+A letter holds a valid TikTok request body (identities already hashed, never the access token), the
+error, whether it is retryable, the attempt count, timestamps and the source ids. A letter fits one
+SQS message (1 MiB since AWS raised the limit from 256 KiB, AWS Compute Blog: "serverless services
+now support payloads up to 1 MB"; SQS bills each 64 KiB chunk): a large request is split into
+several letters, each a valid request body. Only a single event over the limit makes a letter too
+large; the writer stores such a letter in S3 behind a pointer (`letter_store`).
 """
 
 import json
@@ -14,18 +18,21 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
+from tiktok_connector.delivery.masking import mask_personal_data
 from tiktok_connector.model.tiktok import JsonObject, SourceRef, TikTokRequest
 from tiktok_connector.platform.aws import aws_client_key
-from tiktok_connector.platform.errors import DeadLetterUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 MESSAGE_VERSION: Final = 1
-SQS_MESSAGE_LIMIT: Final = 256 * 1024
+SQS_MESSAGE_LIMIT: Final = 1024 * 1024
+"""SQS's largest message, and the largest total of one `send_message_batch` call."""
 ATTRIBUTE_ALLOWANCE: Final = 1024  # message attributes count towards SQS's limit
+# Short: calls are bounded by the Lambda deadline anyway (`call_within`), and a call given up on
+# should not linger in its thread.
 _BOTO_CONFIG: Final = Config(
-    connect_timeout=2, read_timeout=4, retries={"mode": "standard", "max_attempts": 3}
+    connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 2}
 )
 _sqs: "SQSClient | None" = None
 _sqs_for: tuple[str | None, ...] = ()
@@ -48,8 +55,21 @@ class DeliveryFailure:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """One message's worth: the letter's JSON text (ASCII), and what the writer needs to know of it."""
+
     body: str
     event_count: int
+    reason: str = ""
+    retryable: bool = False
+
+    @property
+    def size(self) -> int:
+        """Bytes it takes of SQS's limit, attributes included."""
+        return len(self.body) + ATTRIBUTE_ALLOWANCE
+
+    @property
+    def fits_one_message(self) -> bool:
+        return self.size <= SQS_MESSAGE_LIMIT
 
 
 def _iso(epoch_seconds: float) -> str:
@@ -64,7 +84,9 @@ def dead_letter_messages(
     redrive_attempts: int = 0,
     token_from_request: bool = False,
 ) -> list[DeadLetter]:
-    """Messages of at most 256 KiB each, each a valid request body; a large request is split.
+    """Letters of at most one SQS message each, each a valid request body; a large request is split.
+
+    A letter of one event can still be larger than a message: the writer stores it in S3.
 
     `token_from_request` marks a Firehose request that brought its own access token: the token is
     never stored, so a replay can only use the connector's secret.
@@ -93,7 +115,8 @@ def _split(
             "error": {
                 "http_status": failure.http_status,
                 "tiktok_code": failure.tiktok_code,
-                "message": failure.message,
+                # Masked when read from TikTok's answer already; masked again where it is stored.
+                "message": mask_personal_data(failure.message),
                 "request_id": failure.request_id,
             },
             "source": {**source, "events": [asdict(ref) for ref in sources]},
@@ -103,8 +126,9 @@ def _split(
         # ASCII: a lone surrogate (a split emoji) would fail UTF-8 encoding, and SQS refuses it too.
         ensure_ascii=True,
     )
-    if len(message.encode("utf-8")) + ATTRIBUTE_ALLOWANCE <= SQS_MESSAGE_LIMIT or len(sources) <= 1:
-        return [DeadLetter(body=message, event_count=len(sources))]
+    letter = DeadLetter(message, len(sources), failure.reason, failure.retryable)
+    if letter.fits_one_message or len(sources) <= 1:
+        return [letter]
     data = body["data"]
     assert isinstance(data, list)
     half = len(data) // 2
@@ -126,40 +150,3 @@ def sqs_client() -> "SQSClient":
 def reset_sqs_client() -> None:
     global _sqs  # noqa: PLW0603
     _sqs = None
-
-
-def send_dead_letters(queue_url: str, letters: Sequence[DeadLetter], *, reason: str, retryable: bool) -> int:
-    """Send each message; returns how many events were written, raising if one message failed.
-
-    The exception carries the count already written in `written_events` so that the caller can
-    account for every event.
-    """
-    written = 0
-    for letter in letters:
-        if len(letter.body.encode("utf-8")) + ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
-            raise _unavailable("a single event exceeds the SQS message limit", written)
-        try:
-            sqs_client().send_message(
-                QueueUrl=queue_url,
-                MessageBody=letter.body,
-                MessageAttributes={
-                    "reason": {"DataType": "String", "StringValue": reason},
-                    "retryable": {"DataType": "String", "StringValue": str(retryable).lower()},
-                },
-            )
-        except Exception as error:  # any SQS failure means the events are not safe yet
-            raise _unavailable(
-                f"the dead-letter queue could not be written ({type(error).__name__})", written
-            ) from None
-        written += letter.event_count
-    return written
-
-
-class PartialDeadLetterError(DeadLetterUnavailableError):
-    def __init__(self, message: str, written_events: int) -> None:
-        super().__init__(message)
-        self.written_events = written_events
-
-
-def _unavailable(message: str, written: int) -> PartialDeadLetterError:
-    return PartialDeadLetterError(message, written)

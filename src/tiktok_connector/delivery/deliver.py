@@ -1,22 +1,41 @@
 """Delivery to TikTok with retries inside the Lambda deadline, then the dead-letter queue.
 
-Every event handed to `deliver` ends forwarded, dead-lettered, or counted as `unaccounted`
-(neither; the handler then answers 503 so that mParticle resends the batch).
+Every event handed to `deliver` ends forwarded, dead-lettered, or counted as `unaccounted` (neither;
+the handler then answers 503 so that mParticle resends the batch). On the way:
+
+- a partial success (20001) forwards the request's events except those TikTok names as failed, which
+  are dead-lettered as `rejected`;
+- a 40002 refusal of several events is split in halves and each half sent again, down to the events
+  TikTok refuses alone (at most 2·k·⌈log2 n⌉ + 1 requests for k bad events among n): one bad event
+  does not sink the others;
+- dead letters are written together at the end, in batches; the time kept back for them grows with
+  their number, and the invocation ends before the Lambda deadline whatever TikTok or SQS do.
 """
 
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Final
 
-from tiktok_connector.delivery.dead_letters import (
-    DeadLetter,
-    DeliveryFailure,
-    PartialDeadLetterError,
-    dead_letter_messages,
-    send_dead_letters,
+from tiktok_connector.delivery.dead_letter_writer import batches_needed, write_dead_letters
+from tiktok_connector.delivery.dead_letters import DeadLetter, DeliveryFailure, dead_letter_messages
+from tiktok_connector.delivery.partial import failed_events
+from tiktok_connector.delivery.report import (
+    PARTIAL_SUCCESS_WARNING,
+    DeliveryReport,
+    account,
+    delivery_failure,
+    hand_back,
+)
+from tiktok_connector.delivery.settlement import (
+    FailedParts,
+    can_split,
+    event_ids,
+    halves,
+    is_partial,
+    partial_failure,
+    partition,
 )
 from tiktok_connector.delivery.tiktok_client import (
     DEADLINE_EXCEEDED,
@@ -42,27 +61,34 @@ class RetryPolicy:
     max_delay_s: float = 2.0
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 5.0
+    """With the connect timeout, the most one POST may take, its whole answer included."""
     reserve_ms: int = 2500
-    """Time kept back for writing dead letters and answering before the Lambda deadline."""
+    """Time kept back before the Lambda deadline for a first batch of dead letters and the answer."""
     min_attempt_ms: int = 1000
+    reserve_per_batch_ms: int = 400
+    """Time kept back, on top, for each further batch of dead letters waiting to be written."""
+    answer_ms: int = 250
+    """Time kept back after the dead letters, for the answer itself."""
 
 
 RETRY_POLICY: Final = RetryPolicy()
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    answer: TikTokAnswer | None
+    failure: DeliveryFailure | None
+    """None when TikTok accepted the request (code 0 or 20001)."""
+    attempts: int = 0
+
+
 @dataclass(slots=True)
-class DeliveryReport:
-    forwarded: int = 0
-    dead_lettered: int = 0
-    unaccounted: int = 0
-    tiktok_requests: int = 0
-    retries: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
-    resend_reasons: Counter[str] = field(default_factory=Counter)
-    """Events handed back for mParticle to resend (counted in `unaccounted` too), by failure reason."""
-    forwarded_requests: list[TikTokRequest] = field(default_factory=list)
-    """What TikTok accepted, as requests (or parts of one): their events are the `forwarded` ones."""
+class _Letters:
+    """Letters of one kind of failure of one request, waiting to be written."""
+
+    failure: DeliveryFailure
+    events: int
+    letters: list[DeadLetter]
 
 
 def deliver(
@@ -75,154 +101,163 @@ def deliver(
     origin: str,
     token_from_request: bool = False,
     policy: RetryPolicy | None = None,
+    bucket: str | None = None,
 ) -> DeliveryReport:
-    """Send each request; what cannot be delivered goes to the dead-letter queue."""
-    policy = policy or RETRY_POLICY
-    report = DeliveryReport()
+    """Send each request; what cannot be delivered goes to the dead-letter queue (via S3 if huge)."""
+    run = _Delivery(api_url, token_source, remaining_ms, origin, token_from_request, policy or RETRY_POLICY)
     for request in requests:
-        failure = _send_with_retries(request, api_url, token_source, remaining_ms, policy, report)
-        if failure is None:
-            report.forwarded += request.event_count
-            report.forwarded_requests.append(request)
-        elif token_from_request and failure.retryable and failure.reason != "token_rejected":
-            _hand_back(request, failure, report)
-        else:
-            if token_from_request:
-                # Only mParticle holds the request's token (never stored): no replay could send this.
-                failure = replace(failure, retryable=False)
-            letters = dead_letter_messages(
-                request, failure, origin=origin, token_from_request=token_from_request
+        run.deliver(request)
+    run.write(queue_url, bucket)
+    return run.report
+
+
+class _Delivery:
+    def __init__(
+        self,
+        api_url: str,
+        token_source: TokenSource,
+        remaining_ms: Callable[[], int],
+        origin: str,
+        token_from_request: bool,
+        policy: RetryPolicy,
+    ) -> None:
+        self.api_url = api_url
+        self.token_source = token_source
+        self.remaining_ms = remaining_ms
+        self.origin = origin
+        self.token_from_request = token_from_request
+        self.policy = policy
+        self.report = DeliveryReport()
+        self.waiting: list[_Letters] = []
+        self._waiting_batches = 0
+
+    def deliver(self, request: TikTokRequest) -> None:
+        failed = FailedParts(request)
+        self._settle(request, failed)
+        for part, failure in failed.gathered():
+            self._dispose(part, failure)
+
+    def _settle(self, part: TikTokRequest, failed: FailedParts) -> None:
+        """Send one part; forward what TikTok kept, split a 40002 refusal, gather what failed."""
+        sent = self._send_with_retries(part)
+        if sent.failure is None:
+            if is_partial(sent.answer):
+                assert sent.answer is not None
+                part = self._partial(part, sent.answer, sent.attempts, failed)
+            if part.event_count:
+                self.report.forwarded += part.event_count
+                self.report.forwarded_requests.append(part)
+            return
+        failure = sent.failure
+        if can_split(part, failure):
+            if self._budget_ms() >= self.policy.min_attempt_ms:
+                self.report.splits += 1
+                for half in halves(part):
+                    self._settle(half, failed)
+                return
+            # No time to look for the bad events: kept as it is, worth replaying for its good ones.
+            failure = replace(failure, retryable=True)
+        failed.add(part, failure)
+
+    def _partial(
+        self, part: TikTokRequest, answer: TikTokAnswer, attempts: int, failed: FailedParts
+    ) -> TikTokRequest:
+        """A 20001 answer: the events it names as failed are dead-lettered; returns the ones kept."""
+        self.report.warnings[PARTIAL_SUCCESS_WARNING] += 1
+        refused = failed_events(answer.data, event_ids(part))
+        if not refused:
+            return part
+        kept, lost = partition(part, refused)
+        failed.add(lost, partial_failure(answer, refused, attempts=attempts, at=time.time()))
+        return kept
+
+    def _send_with_retries(self, request: TikTokRequest) -> _Sent:
+        body = encode_request_body(request.body)
+        first_attempt_at = time.time()
+        attempts = 0
+
+        def failed(outcome: Outcome, answer: TikTokAnswer | None = None) -> _Sent:
+            return _Sent(
+                answer,
+                delivery_failure(outcome, answer, attempts=attempts, first_attempt_at=first_attempt_at),
             )
-            _dead_letter(request, letters, failure, queue_url, report)
-    return report
 
+        try:
+            token = self.token_source(False)
+        except UnavailableError:
+            return failed(SECRET_UNAVAILABLE)
+        if not token:
+            return failed(TOKEN_MISSING)
 
-def _send_with_retries(
-    request: TikTokRequest,
-    api_url: str,
-    token_source: TokenSource,
-    remaining_ms: Callable[[], int],
-    policy: RetryPolicy,
-    report: DeliveryReport,
-) -> DeliveryFailure | None:
-    body = encode_request_body(request.body)
-    first_attempt_at = time.time()
-    attempts = 0
+        last: _Sent | None = None
+        while True:
+            sent = post_request(
+                self.api_url, body, token=token, token_source=self.token_source, timeouts=self._timeouts
+            )
+            token = sent.token
+            attempts += sent.posts
+            self.report.tiktok_requests += sent.posts
+            self.report.latencies_ms.extend(sent.latencies_ms)
+            if sent.outcome.accepted:
+                return _Sent(sent.answer, None, attempts)
+            if sent.outcome is DEADLINE_EXCEEDED:
+                return last or failed(sent.outcome)
+            last = failed(sent.outcome, sent.answer)
+            if sent.outcome.verdict is not Verdict.RETRY or attempts >= self.policy.max_attempts:
+                return last  # refused, or the token was rejected even after a refresh, or attempts used up
+            delay_s = random.uniform(
+                0, min(self.policy.max_delay_s, self.policy.base_delay_s * 2 ** (attempts - 1))
+            )
+            if self._budget_ms() < delay_s * 1000 + self.policy.min_attempt_ms:
+                return last
+            time.sleep(delay_s)
+            self.report.retries += 1
 
-    def failed(outcome: Outcome, answer: TikTokAnswer | None = None) -> DeliveryFailure:
-        return delivery_failure(outcome, answer, attempts=attempts, first_attempt_at=first_attempt_at)
+    def _budget_ms(self) -> float:
+        """Time TikTok may still have: what is left after the reserve for the waiting dead letters."""
+        reserve = self.policy.reserve_ms + self.policy.reserve_per_batch_ms * self._waiting_batches
+        return self.remaining_ms() - reserve
 
-    try:
-        token = token_source(False)
-    except UnavailableError:
-        return failed(SECRET_UNAVAILABLE)
-    if not token:
-        return failed(TOKEN_MISSING)
-
-    timeouts = _timeouts_within(remaining_ms, policy)
-    failure: DeliveryFailure | None = None
-    while True:
-        sent = post_request(api_url, body, token=token, token_source=token_source, timeouts=timeouts)
-        token = sent.token
-        attempts += sent.posts
-        report.tiktok_requests += sent.posts
-        report.latencies_ms.extend(sent.latencies_ms)
-        if sent.outcome.accepted:
+    def _timeouts(self) -> Timeouts | None:
+        """Each POST's timeouts: never past the budget, or the dead letters would miss the deadline."""
+        budget_ms = self._budget_ms()
+        if budget_ms < self.policy.min_attempt_ms:
             return None
-        if sent.outcome is DEADLINE_EXCEEDED:
-            return failure or failed(sent.outcome)
-        failure = failed(sent.outcome, sent.answer)
-        if sent.outcome.verdict is not Verdict.RETRY or attempts >= policy.max_attempts:
-            return failure  # refused, or the token was rejected even after a refresh, or attempts used up
-        delay_s = random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempts - 1)))
-        if remaining_ms() - policy.reserve_ms < delay_s * 1000 + policy.min_attempt_ms:
-            return failure
-        time.sleep(delay_s)
-        report.retries += 1
+        connect_timeout = min(self.policy.connect_timeout_s, budget_ms / 2000)
+        return connect_timeout, min(self.policy.read_timeout_s, budget_ms / 1000 - connect_timeout)
 
-
-def _hand_back(request: TikTokRequest, failure: DeliveryFailure, report: DeliveryReport) -> None:
-    """A request that brought its own token failed for a passing reason: mParticle resends it (503).
-
-    Its token is never stored, so a dead letter could not be replayed; the resend carries the token
-    again, and TikTok deduplicates the events it already has by their unchanged event ids.
-    """
-    report.unaccounted += request.event_count
-    report.resend_reasons[failure.reason] += request.event_count
-    logger.warning(
-        "request handed back for mParticle to resend",
-        extra={
-            "reason": failure.reason,
-            "attempts": failure.attempts,
-            "http_status": failure.http_status,
-            "tiktok_code": failure.tiktok_code,
-            "tiktok_request_id": failure.request_id,
-            "events": request.event_count,
-        },
-    )
-
-
-def _timeouts_within(remaining_ms: Callable[[], int], policy: RetryPolicy) -> Callable[[], Timeouts | None]:
-    """Each POST's timeouts: never past the budget, or the dead letters would miss the deadline."""
-
-    def timeouts() -> Timeouts | None:
-        budget_ms = remaining_ms() - policy.reserve_ms
-        if budget_ms < policy.min_attempt_ms:
-            return None
-        connect_timeout = min(policy.connect_timeout_s, budget_ms / 2000)
-        return connect_timeout, min(policy.read_timeout_s, budget_ms / 1000 - connect_timeout)
-
-    return timeouts
-
-
-def delivery_failure(
-    outcome: Outcome, answer: TikTokAnswer | None, *, attempts: int, first_attempt_at: float
-) -> DeliveryFailure:
-    """The failure to store in a dead letter, from what the last POST came to."""
-    return DeliveryFailure(
-        reason=outcome.reason,
-        retryable=outcome.retryable,
-        attempts=attempts,
-        first_attempt_at=first_attempt_at,
-        last_attempt_at=time.time(),
-        http_status=answer.http_status if answer else None,
-        tiktok_code=answer.code if answer else None,
-        message=answer.message if answer else "",
-        request_id=answer.request_id if answer else None,
-    )
-
-
-def _dead_letter(
-    request: TikTokRequest,
-    letters: Sequence[DeadLetter],
-    failure: DeliveryFailure,
-    queue_url: str,
-    report: DeliveryReport,
-) -> None:
-    try:
-        written = send_dead_letters(queue_url, letters, reason=failure.reason, retryable=failure.retryable)
-    except PartialDeadLetterError as error:
-        written = error.written_events
-    report.dead_lettered += written
-    report.unaccounted += request.event_count - written
-    if written:
-        report.dead_letter_reasons[failure.reason] += written
-    # Operators see why without reading the queue; TikTok's message is left out (it may quote a value).
-    logger.warning(
-        "request dead-lettered",
-        extra={
-            "reason": failure.reason,
-            "retryable": failure.retryable,
-            "attempts": failure.attempts,
-            "http_status": failure.http_status,
-            "tiktok_code": failure.tiktok_code,
-            "tiktok_request_id": failure.request_id,
-            "events": request.event_count,
-            "dead_lettered": written,
-        },
-    )
-    if written < request.event_count:
-        logger.error(
-            "events neither delivered nor dead-lettered",
-            extra={"reason": failure.reason, "unaccounted": request.event_count - written},
+    def _dispose(self, part: TikTokRequest, failure: DeliveryFailure) -> None:
+        if self.token_from_request and failure.retryable and failure.reason != "token_rejected":
+            hand_back(part, failure, self.report)
+            return
+        if self.token_from_request:
+            # Only mParticle holds the request's token (never stored): no replay could send this.
+            failure = replace(failure, retryable=False)
+        letters = dead_letter_messages(
+            part, failure, origin=self.origin, token_from_request=self.token_from_request
         )
+        self.waiting.append(_Letters(failure, part.event_count, letters))
+        self._waiting_batches = batches_needed([letter for kind in self.waiting for letter in kind.letters])
+
+    def write(self, queue_url: str, bucket: str | None) -> None:
+        """Write every waiting letter the time allows; account for each of their events."""
+        letters = [letter for kind in self.waiting for letter in kind.letters]
+        if not letters:
+            return
+        result = write_dead_letters(
+            letters,
+            queue_url=queue_url,
+            bucket=bucket,
+            seconds_left=lambda: (self.remaining_ms() - self.policy.answer_ms) / 1000,
+        )
+        position = 0
+        for kind in self.waiting:
+            flags = result.written[position : position + len(kind.letters)]
+            position += len(kind.letters)
+            written = sum(letter.event_count for letter, ok in zip(kind.letters, flags, strict=True) if ok)
+            account(kind.failure, kind.events, written, self.report)
+        if result.problems:
+            logger.error(
+                "events neither delivered nor dead-lettered",
+                extra={"unaccounted_letters": dict(result.problems), "unaccounted": self.report.unaccounted},
+            )

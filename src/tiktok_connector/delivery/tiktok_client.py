@@ -2,12 +2,12 @@
 
 Everything about TikTok's answers lives here: the one table that classifies them (`ANSWER_CODES`,
 `HTTP_STATUSES`) and the one function that posts a request with the token-refresh rule (`post_request`),
-used by delivery and by the redrive alike.
+used by delivery and by the redrive alike. Each POST has a deadline on its whole answer (see
+`http_session`), and TikTok's free-text message is masked before anyone stores or logs it.
 """
 
 import enum
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,19 +16,19 @@ from typing import Final
 
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
 
+from tiktok_connector.delivery import http_session
+from tiktok_connector.delivery.http_session import DeadlineReachedError, post_within
+from tiktok_connector.delivery.masking import mask_personal_data
 from tiktok_connector.platform.errors import UnavailableError
 
 _MESSAGE_LIMIT: Final = 300
-
-_session: requests.Session | None = None
 
 TokenSource = Callable[[bool], str | None]
 """Returns the TikTok access token; `True` asks for a fresh read that bypasses the cache."""
 
 Timeouts = tuple[float, float]
-"""(connect, read) seconds for one POST."""
+"""(connect, read) seconds for one POST; the whole POST, answer included, ends within their sum."""
 
 
 class Verdict(enum.Enum):
@@ -117,7 +117,10 @@ class TikTokAnswer:
     http_status: int
     code: int | None
     message: str
+    """TikTok's message, with anything like an email address or phone number masked."""
     request_id: str | None
+    data: object = None
+    """TikTok's `data` as parsed JSON: a partial success (20001) names its failed events there."""
 
     @property
     def outcome(self) -> Outcome:
@@ -152,7 +155,8 @@ def post_request(
     On 40105 (token invalid or revoked) the secret may have been rotated: it is read once more,
     bypassing the cache; if that gives another token the POST is repeated once with it, else the
     outcome stays `token_rejected`. `timeouts` gives each POST its (connect, read) seconds, or None
-    when no time is left for one (the outcome is then DEADLINE_EXCEEDED).
+    when no time is left for one (the outcome is then DEADLINE_EXCEEDED); a POST whose whole answer
+    has not arrived within their sum is cut off (TIMEOUT), however slowly the bytes keep coming.
     """
     first = _attempt(url, token, body, timeouts)
     if first.outcome.verdict is not Verdict.TOKEN_REJECTED:
@@ -184,7 +188,7 @@ def _attempt(url: str, token: str, body: bytes, timeouts: Callable[[], Timeouts 
     started = time.perf_counter()
     try:
         answer = _post(url, token, body, timeout)
-    except requests.Timeout:
+    except (requests.Timeout, DeadlineReachedError):
         return Sent(outcome=TIMEOUT, answer=None, token=token, posts=1)
     except requests.RequestException:
         return Sent(outcome=CONNECTION_ERROR, answer=None, token=token, posts=1)
@@ -200,34 +204,15 @@ def encode_request_body(body: Mapping[str, object]) -> bytes:
         return json.dumps(body, separators=(",", ":")).encode("ascii")
 
 
-def session(url: str) -> requests.Session:
-    """The container's session: keeps one TCP/TLS connection alive across invocations."""
-    global _session  # noqa: PLW0603 - one per container
-    if _session is None:
-        _session = requests.Session()
-        # Our own retry loop decides, with the Lambda deadline in view: urllib3 must not retry.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
-        _session.mount("https://", adapter)
-        _session.mount("http://", adapter)
-        # Proxies and CA bundle come from the environment, read once per container instead of on
-        # every request (with trust_env, requests also looks for ~/.netrc each time).
-        _session.proxies.update(requests.utils.get_environ_proxies(url))
-        _session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        _session.trust_env = False
-    return _session
-
-
 def reset_session() -> None:
-    global _session  # noqa: PLW0603
-    if _session is not None:
-        _session.close()
-    _session = None
+    """Forget the container's session (the next POST opens a new connection)."""
+    http_session.reset_session()
 
 
 def _post(url: str, access_token: str, body: bytes, timeout: Timeouts) -> TikTokAnswer:
     """One POST; raises requests' exceptions when no HTTP answer arrives."""
     headers = {"Access-Token": access_token, "Content-Type": "application/json"}
-    response = session(url).post(url, data=body, headers=headers, timeout=timeout)
+    response = post_within(url, data=body, headers=headers, timeout=timeout, deadline_s=sum(timeout))
     return _read_answer(response)
 
 
@@ -235,6 +220,7 @@ def _read_answer(response: requests.Response) -> TikTokAnswer:
     code: int | None = None
     message = ""
     request_id: str | None = None
+    data: object = None
     try:
         document = json.loads(response.content)
     except ValueError:
@@ -242,9 +228,14 @@ def _read_answer(response: requests.Response) -> TikTokAnswer:
     if isinstance(document, dict):
         raw_code = document.get("code")
         code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-        message = str(document.get("message") or "")[:_MESSAGE_LIMIT]
+        message = str(document.get("message") or "")
         raw_request_id = document.get("request_id")
         request_id = str(raw_request_id) if raw_request_id is not None else None
+        data = document.get("data")
     else:
-        message = (response.reason or "")[:_MESSAGE_LIMIT]
-    return TikTokAnswer(http_status=response.status_code, code=code, message=message, request_id=request_id)
+        message = response.reason or ""
+    # Masked before the final cut: a cut could leave half an address that no longer looks like one.
+    message = mask_personal_data(message[: _MESSAGE_LIMIT * 4])[:_MESSAGE_LIMIT]
+    return TikTokAnswer(
+        http_status=response.status_code, code=code, message=message, request_id=request_id, data=data
+    )

@@ -6,7 +6,7 @@ already hashed, never a token), why it failed, the attempt counts and where its 
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from tiktok_connector.delivery.dead_letters import (
@@ -16,6 +16,7 @@ from tiktok_connector.delivery.dead_letters import (
     DeliveryFailure,
     dead_letter_messages,
 )
+from tiktok_connector.delivery.settlement import can_split, halves
 from tiktok_connector.model.tiktok import JsonObject, SourceRef, TikTokRequest
 
 
@@ -119,8 +120,33 @@ def successor_bodies(letter: Letter, failure: DeliveryFailure) -> list[str]:
     return [message.body for message in messages]
 
 
-def parked_text(body: str, reason: str) -> str:
-    """The letter with why and when it was parked; unchanged if it is not a letter or would not fit."""
+def split_successor_bodies(letter: Letter, failure: DeliveryFailure) -> list[str] | None:
+    """After a 40002 refusal of several events: the letter's two halves, each to be replayed on its own
+    (the redrive's way of finding the bad events: by halving, one run per level); else None.
+
+    The halves keep the letter's redrive attempts (each split makes progress, at most ⌈log2 n⌉ deep)
+    and are retryable: each may hold good events. A refused lone event is parked as `rejected`.
+    """
+    request = TikTokRequest(body=letter.request, sources=letter.sources)
+    if not can_split(request, failure):
+        return None
+    worth_replaying = replace(failure, retryable=True)
+    return [
+        message.body
+        for half in halves(request)
+        for message in dead_letter_messages(
+            half,
+            worth_replaying,
+            origin=letter.origin,
+            redrive_attempts=letter.redrive_attempts,
+            token_from_request=letter.token_from_request,
+        )
+    ]
+
+
+def parked_text(body: str, reason: str, *, allow_oversized: bool = False) -> str:
+    """The letter with why and when it was parked; unchanged if it is not a letter, or if it would
+    not fit one message unless `allow_oversized` (it is then stored in S3)."""
     try:
         document = json.loads(body)
     except ValueError:
@@ -130,6 +156,6 @@ def parked_text(body: str, reason: str) -> str:
     document["parked_reason"] = reason
     document["parked_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
     text = json.dumps(document, separators=(",", ":"))
-    if len(text.encode("utf-8")) + ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
+    if not allow_oversized and len(text.encode("utf-8")) + ATTRIBUTE_ALLOWANCE > SQS_MESSAGE_LIMIT:
         return body
     return text

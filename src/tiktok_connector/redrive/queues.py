@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from tiktok_connector.delivery.dead_letters import sqs_client
+from tiktok_connector.delivery.letter_store import SIZE_ATTRIBUTE
 from tiktok_connector.platform.observability import logger
 
 if TYPE_CHECKING:
@@ -20,6 +21,14 @@ class Message:
     message_id: str
     receipt: str
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to send: a letter, or a pointer to one in S3 with the stored letter's size."""
+
+    body: str
+    payload_size: int | None = None
 
 
 class QueueWriteError(Exception):
@@ -47,17 +56,20 @@ class Queues:
         ]
 
     def send(
-        self, queue_url: str, bodies: Sequence[str], *, reason: str, retryable: bool | None
+        self, queue_url: str, messages: Sequence[Outgoing], *, reason: str, retryable: bool | None
     ) -> list[str]:
-        """Send every body with its reason (and retryability, when known); returns the message ids."""
-        attributes: dict[str, Any] = {"reason": {"DataType": "String", "StringValue": reason}}
+        """Send every message with its reason (and retryability, when known); returns the message ids."""
+        common: dict[str, Any] = {"reason": {"DataType": "String", "StringValue": reason}}
         if retryable is not None:
-            attributes["retryable"] = {"DataType": "String", "StringValue": str(retryable).lower()}
+            common["retryable"] = {"DataType": "String", "StringValue": str(retryable).lower()}
         ids: list[str] = []
-        for body in bodies:
+        for message in messages:
+            attributes = dict(common)
+            if message.payload_size is not None:
+                attributes[SIZE_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(message.payload_size)}
             try:
                 sent = self._sqs.send_message(
-                    QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes
+                    QueueUrl=queue_url, MessageBody=message.body, MessageAttributes=attributes
                 )
             except Exception as error:  # any SQS failure: the caller keeps the original
                 logger.warning("queue write failed", extra={"error_type": type(error).__name__})

@@ -4,23 +4,15 @@ Each dead letter is a complete TikTok request body, re-sent unchanged (same even
 deduplicates whatever it had already accepted). A message leaves the dead-letter queue only after its
 successor exists: TikTok accepted it, or it was re-queued with `redrive_attempts` + 1, or it was
 written to the parking queue. Anything else stays in the queue for the next run. What to do with each
-letter is decided in `decisions.py`; this module does the I/O.
+letter is decided in `decisions.py`; this module does the I/O. A message that points to a letter in S3
+is read through the pointer (`pointers.py`).
 """
 
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from tiktok_connector.delivery.deliver import RETRY_POLICY, delivery_failure
-from tiktok_connector.delivery.tiktok_client import (
-    SECRET_UNAVAILABLE,
-    TOKEN_MISSING,
-    Sent,
-    Timeouts,
-    TokenSource,
-    encode_request_body,
-    post_request,
-)
-from tiktok_connector.platform.errors import UnavailableError
+from tiktok_connector.delivery.report import delivery_failure
+from tiktok_connector.delivery.tiktok_client import TokenSource
 from tiktok_connector.platform.observability import logger
 from tiktok_connector.platform.secret_store import get_connector_secret
 from tiktok_connector.redrive.decisions import (
@@ -30,20 +22,27 @@ from tiktok_connector.redrive.decisions import (
     decide_letter,
     streak_after,
 )
-from tiktok_connector.redrive.letters import Letter, parked_text, parse_letter, successor_bodies
-from tiktok_connector.redrive.queues import BATCH, Message, Queues, QueueWriteError
+from tiktok_connector.redrive.letters import (
+    Letter,
+    parked_text,
+    parse_letter,
+    split_successor_bodies,
+    successor_bodies,
+)
+from tiktok_connector.redrive.moves import SQS_UNAVAILABLE, MoveError, Mover
+from tiktok_connector.redrive.pointers import PAYLOAD_MISSING, Opened, PayloadError, open_message
+from tiktok_connector.redrive.queues import BATCH, Message, Queues
+from tiktok_connector.redrive.replay import NoTokenError, Replayer
 from tiktok_connector.redrive.report import RedriveReport
 from tiktok_connector.redrive.settings import load_redrive_settings
 
 MESSAGE_BUDGET_MS: Final = 20_000
 """Time one message may need (two POSTs after a token refresh, then its SQS writes): not started below it."""
-TIMEOUTS: Final[Timeouts] = (RETRY_POLICY.connect_timeout_s, RETRY_POLICY.read_timeout_s)
 DEADLINE: Final = "deadline"
-SQS_UNAVAILABLE: Final = "sqs_unavailable"
 
 
 class _StopError(Exception):
-    """The run cannot go on (deadline, secret unreadable, SQS failing): the current message stays."""
+    """The run has no time left for the current message: it stays."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -61,8 +60,11 @@ def redrive(
     max_messages: int | None,
     remaining_ms: Callable[[], int],
     wait_time_s: int = 1,
+    bucket: str | None = None,
 ) -> RedriveReport:
     """Replay the dead-letter queue once through; messages are read in batches of 10.
+
+    `bucket` takes letters that have grown past one SQS message (a pointer's own object is reused).
 
     Without a parking queue, letters that cannot be replayed stay in the dead-letter queue (counted
     in `left` by reason). A dry run sends nothing to TikTok and changes no queue.
@@ -75,6 +77,7 @@ def redrive(
         max_attempts=max_attempts,
         dry_run=dry_run,
         remaining_ms=remaining_ms,
+        bucket=bucket,
     )
     try:
         run.loop(max_messages, wait_time_s)
@@ -102,6 +105,7 @@ def run_from_environment(
         max_messages=max_messages,
         remaining_ms=remaining_ms,
         wait_time_s=wait_time_s,
+        bucket=settings.bucket,
     )
 
 
@@ -116,16 +120,17 @@ class _Run:
         max_attempts: int,
         dry_run: bool,
         remaining_ms: Callable[[], int],
+        bucket: str | None = None,
     ) -> None:
         self.queues = queues
+        self.bucket = bucket
         self.parking_queue_url = parking_queue_url
-        self.api_url = api_url
-        self.token_source = token_source
+        self.replayer = Replayer(api_url, token_source)
         self.max_attempts = max_attempts
         self.dry_run = dry_run
         self.remaining_ms = remaining_ms
         self.report = RedriveReport(dry_run=dry_run)
-        self.token: str | None = None
+        self.mover = Mover(queues, bucket, self.report)
         self.streak = 0
         # Receipts of messages kept in the queue: hidden until the run ends so that none is read
         # twice, then made visible again.
@@ -166,7 +171,7 @@ class _Run:
                 continue
             try:
                 stop = self._handle(message)
-            except _StopError as error:  # this message was not handled: it stays
+            except (_StopError, MoveError, NoTokenError) as error:  # this message was not handled: it stays
                 stop = error.reason
                 self._leave(message, stop)
         return stop
@@ -175,7 +180,12 @@ class _Run:
         """Carry out the decision on one message; returns why the run must stop after it, if it must."""
         if self.remaining_ms() < MESSAGE_BUDGET_MS:
             raise _StopError(DEADLINE)
-        letter = parse_letter(message.body)
+        try:
+            opened = open_message(message.body)
+        except PayloadError as error:
+            self._unreadable(message, error.reason)
+            return None
+        letter = parse_letter(opened.text)
         # A dry run plans as a run with a parking queue would act.
         parking = self.parking_queue_url is not None or self.dry_run
         decision = decide_letter(letter, max_attempts=self.max_attempts, parking=parking)
@@ -183,22 +193,33 @@ class _Run:
             self.report.add_to_plan(message.message_id, decision, letter)
             self._leave(message, "dry_run")
         elif decision.action is Action.SEND and letter is not None:
-            return self._replay(message, letter)
+            return self._replay(message, opened, letter)
         elif decision.action is Action.PARK:
             self._park(
-                message, [message.body], decision.reason, retryable=letter.retryable if letter else None
+                message,
+                opened,
+                [opened.text],
+                decision.reason,
+                retryable=letter.retryable if letter else None,
             )
         else:
             self._leave(message, decision.reason)
         return None
 
-    def _replay(self, message: Message, letter: Letter) -> str | None:
-        sent = self._send(letter)
+    def _unreadable(self, message: Message, reason: str) -> None:
+        """A pointer whose letter cannot be read: parked when it is gone for good, else left for later."""
+        if reason == PAYLOAD_MISSING and self.parking_queue_url is not None and not self.dry_run:
+            self._park(message, Opened(message.body), [message.body], reason, retryable=None)
+        else:
+            self._leave(message, reason)
+
+    def _replay(self, message: Message, opened: Opened, letter: Letter) -> str | None:
+        sent = self.replayer.send(letter)
         if sent.outcome.accepted:
             self.streak = 0
             self.report.messages_redriven += 1
             self.report.events_redriven += letter.event_count
-            self._delete(message)
+            self.mover.done(message, opened.pointer)  # the letter is done: its object goes with it
             return None
         failure = delivery_failure(
             sent.outcome,
@@ -206,6 +227,11 @@ class _Run:
             attempts=letter.attempts + sent.posts,
             first_attempt_at=letter.first_attempt_at,
         )
+        halves = split_successor_bodies(letter, failure)
+        if halves is not None:  # TikTok refused some of its events: each half is replayed on its own
+            self.streak = 0
+            self._carry_out(message, opened, Decision(Action.REQUEUE, failure.reason), halves, retryable=True)
+            return None
         decision = decide_after_failure(
             letter,
             sent.outcome,
@@ -214,59 +240,29 @@ class _Run:
             streak=self.streak,
         )
         self.streak = streak_after(sent.outcome, self.streak)
-        self._carry_out(message, decision, successor_bodies(letter, failure), retryable=failure.retryable)
+        bodies = successor_bodies(letter, failure)
+        self._carry_out(message, opened, decision, bodies, retryable=failure.retryable)
         return decision.stop
 
-    def _send(self, letter: Letter) -> Sent:
-        """One POST of the stored body with the secret's token (a second one after a token refresh)."""
-        sent = post_request(
-            self.api_url,
-            encode_request_body(letter.request),
-            token=self._current_token(),
-            token_source=self.token_source,
-            timeouts=lambda: TIMEOUTS,
-        )
-        self.token = sent.token
-        return sent
-
-    def _current_token(self) -> str:
-        if self.token is None:
-            try:
-                self.token = self.token_source(False)
-            except UnavailableError:
-                raise _StopError(SECRET_UNAVAILABLE.reason) from None
-            if not self.token:
-                raise _StopError(TOKEN_MISSING.reason)
-        return self.token
-
-    def _carry_out(self, message: Message, decision: Decision, bodies: list[str], *, retryable: bool) -> None:
-        if decision.action is Action.PARK:
-            self._park(message, bodies, decision.reason, retryable=retryable)
-        else:
-            self._write(self.queues.dead_letter_queue_url, bodies, decision.reason, retryable, own=True)
-            self.report.requeued[decision.reason] += 1
-            self._delete(message)
-
-    def _park(self, message: Message, bodies: list[str], reason: str, *, retryable: bool | None) -> None:
-        assert self.parking_queue_url is not None  # decisions park only when there is a parking queue
-        self._write(self.parking_queue_url, [parked_text(body, reason) for body in bodies], reason, retryable)
-        self.report.parked[reason] += 1
-        self._delete(message)
-
-    def _write(
-        self, queue_url: str, bodies: list[str], reason: str, retryable: bool | None, *, own: bool = False
+    def _carry_out(
+        self, message: Message, opened: Opened, decision: Decision, bodies: list[str], *, retryable: bool
     ) -> None:
-        """Send every body, raising _StopError if one fails (the original then stays where it is)."""
-        try:
-            ids = self.queues.send(queue_url, bodies, reason=reason, retryable=retryable)
-        except QueueWriteError:
-            raise _StopError(SQS_UNAVAILABLE) from None
-        if own:
+        if decision.action is Action.PARK:
+            self._park(message, opened, bodies, decision.reason, retryable=retryable)
+        else:
+            url = self.queues.dead_letter_queue_url
+            ids = self.mover.move(message, opened, url, bodies, reason=decision.reason, retryable=retryable)
             self.own_message_ids.update(ids)
+            self.report.requeued[decision.reason] += 1
 
-    def _delete(self, message: Message) -> None:
-        if not self.queues.delete(message):
-            self.report.delete_failures += 1
+    def _park(
+        self, message: Message, opened: Opened, bodies: list[str], reason: str, *, retryable: bool | None
+    ) -> None:
+        assert self.parking_queue_url is not None  # decisions park only when there is a parking queue
+        storable = opened.pointer is not None or self.bucket is not None
+        texts = [parked_text(body, reason, allow_oversized=storable) for body in bodies]
+        self.mover.move(message, opened, self.parking_queue_url, texts, reason=reason, retryable=retryable)
+        self.report.parked[reason] += 1
 
     def _leave(self, message: Message, reason: str) -> None:
         self.report.left[reason] += 1

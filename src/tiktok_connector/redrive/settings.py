@@ -18,10 +18,13 @@ class RedriveSettings:
     parking_queue_url: str | None
     api_url: str
     max_attempts: int
+    bucket: str | None = None
+    """The dead-letter bucket, for letters that have grown past one SQS message."""
 
 
 def load_redrive_settings(environ: Mapping[str, str] | None = None) -> RedriveSettings:
-    """The shared settings (SECRET_ID, DEAD_LETTER_QUEUE_URL, TIKTOK_API_URL) plus the redrive's own."""
+    """The shared settings (SECRET_ID, DEAD_LETTER_QUEUE_URL, TIKTOK_API_URL, DEAD_LETTER_BUCKET) plus
+    the redrive's own."""
     environ = os.environ if environ is None else environ
     shared = get_settings()
     raw_attempts = environ.get("REDRIVE_MAX_ATTEMPTS", "").strip() or str(DEFAULT_MAX_ATTEMPTS)
@@ -44,6 +47,7 @@ def load_redrive_settings(environ: Mapping[str, str] | None = None) -> RedriveSe
         parking_queue_url=parking,
         api_url=shared.tiktok_api_url,
         max_attempts=max_attempts,
+        bucket=shared.dead_letter_bucket,
     )
 
 

@@ -1,12 +1,15 @@
-"""The one pipeline both protocols share: map, build requests, deliver, summarise (SPEC 5)."""
+"""The one pipeline both protocols share: map, build requests, deliver, summarise."""
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tiktok_connector.delivery.deliver import DeliveryReport, deliver
+from tiktok_connector.config import get_settings
+from tiktok_connector.delivery.deliver import deliver
+from tiktok_connector.delivery.report import DeliveryReport
 from tiktok_connector.delivery.tiktok_client import TokenSource
 from tiktok_connector.mapping.mapper import MappingResult, build_requests, map_batches
 from tiktok_connector.mapping.match_keys import count_match_keys, request_events
@@ -26,6 +29,13 @@ class PipelineOutcome:
     """How many forwarded events carried each match key (only what TikTok accepted counts)."""
 
     @property
+    def warnings(self) -> Counter[str]:
+        """Mapping's warnings and delivery's (`tiktok_partial_success`) together."""
+        merged = Counter(self.mapping.warnings)
+        merged.update(self.delivery.warnings)
+        return merged
+
+    @property
     def unaccounted(self) -> int:
         """Events neither delivered nor dead-lettered: mParticle must resend (503)."""
         return self.delivery.unaccounted
@@ -37,7 +47,7 @@ class PipelineOutcome:
             "forwarded": self.delivery.forwarded,
             "skipped": dict(sorted(self.mapping.skipped.items())),
             "dead_lettered": self.delivery.dead_lettered,
-            "warnings": dict(sorted(self.mapping.warnings.items())),
+            "warnings": dict(sorted(self.warnings.items())),
             "tiktok_requests": self.delivery.tiktok_requests,
             "match_keys": self.match_keys,
         }
@@ -76,6 +86,7 @@ def process_batches(
         remaining_ms=remaining_ms,
         origin=origin,
         token_from_request=token_from_request,
+        bucket=get_settings().dead_letter_bucket,
     )
     outcome = PipelineOutcome(
         mapping=mapped,
@@ -107,7 +118,7 @@ def _record(outcome: PipelineOutcome) -> None:
     metrics.add_metric(name="EventsSkipped", unit=MetricUnit.Count, value=mapped.skipped.total())
     for reason, count in mapped.skipped.items():
         metrics.add_metric(name=f"EventsSkipped_{reason}", unit=MetricUnit.Count, value=count)
-    for warning, count in mapped.warnings.items():
+    for warning, count in outcome.warnings.items():
         metrics.add_metric(name=f"Warning_{warning}", unit=MetricUnit.Count, value=count)
     for key, count in outcome.match_keys.items():
         # Divided by EventsForwarded on a dashboard: the share of forwarded events TikTok can match by key.
@@ -115,6 +126,8 @@ def _record(outcome: PipelineOutcome) -> None:
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=report.dead_lettered)
     metrics.add_metric(name="TikTokRequests", unit=MetricUnit.Count, value=report.tiktok_requests)
     metrics.add_metric(name="TikTokRetries", unit=MetricUnit.Count, value=report.retries)
+    if report.splits:
+        metrics.add_metric(name="TikTokRequestSplits", unit=MetricUnit.Count, value=report.splits)
     for latency in report.latencies_ms:
         metrics.add_metric(name="TikTokLatency", unit=MetricUnit.Milliseconds, value=latency)
     if report.unaccounted:
