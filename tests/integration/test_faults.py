@@ -31,7 +31,9 @@ FAST_POLICY = RetryPolicy(
     base_delay_s=0.01,
     max_delay_s=0.05,
     connect_timeout_s=0.5,
-    read_timeout_s=0.4,
+    # Connect plus read is the most one POST may take, its whole answer included: room for a 1,000-event
+    # request on a loaded machine, and still shorter than the slow answers below.
+    read_timeout_s=1.0,
     reserve_ms=300,
     min_attempt_ms=100,
     answer_ms=50,
@@ -236,7 +238,7 @@ def test_persistent_server_errors_are_dead_lettered(stack: Stack, http_status: i
 
 def test_slow_answer_past_the_read_timeout_is_retried_with_the_same_event_ids(stack: Stack) -> None:
     # Given an answer that comes after the read timeout (TikTok accepts it, but too late)
-    stack.sandbox.fail_next({"kind": "delay", "seconds": 1.0})
+    stack.sandbox.fail_next({"kind": "delay", "seconds": 2.0})
     status, answer, _ = send(stack, webhook_batch("slow", 3))
     # Then the connector retried and the retry was accepted
     assert status == 200
@@ -253,7 +255,7 @@ def test_answers_that_never_come_in_time_are_dead_lettered(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(delivery, "RETRY_POLICY", dataclasses.replace(FAST_POLICY, max_attempts=2))
-    stack.sandbox.set_random_faults(1.0, [{"kind": "delay", "seconds": 1.0}])
+    stack.sandbox.set_random_faults(1.0, [{"kind": "delay", "seconds": 2.0}])
     status, answer = stack.invoke(webhook_request(webhook_batch("timeout", 2)))
     assert status == 200
     assert answer["dead_lettered"] == 2

@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from tiktok_connector.delivery import dead_letters, tiktok_client
+from tiktok_connector.delivery import dead_letters, http_session, letter_store
 from tiktok_connector.entrypoints import api
 from tiktok_connector.platform import secret_store, snapstart
 
@@ -20,7 +20,8 @@ def test_the_registered_hook_drops_secret_connections_and_random_state(
 ) -> None:
     monkeypatch.setattr(secret_store, "_provider", object())
     monkeypatch.setattr(dead_letters, "_sqs", object())
-    session = tiktok_client.session("http://127.0.0.1:9/open_api/v1.3/event/track/")
+    monkeypatch.setattr(letter_store, "_s3", object())
+    session = http_session.session("http://127.0.0.1:9/open_api/v1.3/event/track/")
     random.seed(1234)
     snapshot_state = random.getstate()
     (hook,) = [hook for hook in snapstart.after_restore_hooks() if hook is api.refresh_after_restore]
@@ -29,10 +30,11 @@ def test_the_registered_hook_drops_secret_connections_and_random_state(
 
     assert secret_store._provider is None
     assert dead_letters._sqs is None
-    assert tiktok_client._session is None
-    assert tiktok_client.session("http://127.0.0.1:9/open_api/v1.3/event/track/") is not session
+    assert letter_store._s3 is None
+    assert http_session._session is None
+    assert http_session.session("http://127.0.0.1:9/open_api/v1.3/event/track/") is not session
     assert random.getstate() != snapshot_state
-    tiktok_client.reset_session()
+    http_session.reset_session()
 
 
 def test_hooks_go_to_lambdas_runtime_module_where_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.config import get_settings
-from tiktok_connector.delivery import dead_letters, tiktok_client
+from tiktok_connector.delivery import dead_letters, letter_store, tiktok_client
 from tiktok_connector.platform.errors import (
     BadRequestError,
     ConfigurationError,
@@ -128,6 +128,7 @@ def refresh_after_restore() -> None:
     clear_secret_cache()
     tiktok_client.reset_session()
     dead_letters.reset_sqs_client()
+    letter_store.reset_s3_client()
     random.seed()
 
 
