@@ -72,7 +72,7 @@ def test_purchase_sample_reads_into_the_internal_model() -> None:
         ("2203001", "Sport Socks", "apparel", 15.0, 1),
     ]
     assert event.custom_attributes == {"checkout_variant": "one-page"}
-    assert event.custom_flags["TikTok.URL"] == "https://shop.example.com/checkout/complete"
+    assert event.custom_flags["tiktok.url"] == "https://shop.example.com/checkout/complete"
     assert parsed.account_settings["pixelId"] == demo.PIXEL_ID
     assert parsed.account_id == "123456"
 

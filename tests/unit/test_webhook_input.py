@@ -347,17 +347,19 @@ def test_commerce_fields() -> None:
     )
     assert event.product_action == "purchase"
     assert event.transaction_id == "ORD-1"
-    assert event.total_amount == "74.50"
-    assert event.currency_code == "usd"
+    assert event.total_amount == 74.5  # typed once, here: the mapper copies it
+    assert event.currency_code == "USD"
     assert len(event.products) == 1
     product = event.products[0]
     assert (product.id, product.name, product.category, product.price, product.quantity) == (
-        1077218,
+        "1077218",
         "Shoe",
         "apparel",
-        "25",
-        "2",
+        25,
+        2,
     )
+    assert type(product.price) is int and type(product.quantity) is int
+    assert event.warnings == ()
 
 
 def test_currency_code_is_read_at_event_data_level_first() -> None:
@@ -399,9 +401,9 @@ def test_custom_flags_as_string_or_list() -> None:
             ]
         }
     )
-    assert event.custom_flags == {
-        "TikTok.URL": "https://shop.example.com/a",
-        "TikTok.Referrer": "https://www.tiktok.com/",
+    assert event.custom_flags == {  # by lower-cased name: flag names are case-insensitive
+        "tiktok.url": "https://shop.example.com/a",
+        "tiktok.referrer": "https://www.tiktok.com/",
     }
 
 

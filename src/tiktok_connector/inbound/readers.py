@@ -1,10 +1,149 @@
-"""Readers both input parsers share (Webhook batch, Firehose request): one behaviour, one place."""
+"""Readers both input parsers share (Webhook batch, Firehose request): one behaviour, one place.
+
+The field tables (`mapping.fields`) name, for every value they read, its path on each route and the
+edge reader that types it; `ReadPlan`s compiled from them here fill the typed model. The values every
+event has whatever the tables hold (ids, times, flags, attributes, identities) have their own readers.
+"""
 
 import hashlib
 import json
+import re
+from dataclasses import dataclass, fields
+from typing import Final, Literal
 
-from tiktok_connector.model.events import Product
-from tiktok_connector.platform.values import to_flag
+from tiktok_connector.mapping.custom import attribute_text
+from tiktok_connector.mapping.field_types import Field, Reader
+from tiktok_connector.mapping.fields import COMMERCE_FIELDS, EVENT_FIELDS
+from tiktok_connector.model.events import ConsentState, Event, Product
+from tiktok_connector.platform.values import to_flag, to_int64
+
+Route = Literal["webhook", "firehose"]
+
+# Plausible Unix times in milliseconds (2001-09-09 to 2286-11-20): anything else is not a real event
+# time, and TikTok would refuse the whole request over it.
+_MIN_TIMESTAMP_MS: Final = 10**12
+_MAX_TIMESTAMP_MS: Final = 10**13
+_LANGUAGE: Final = re.compile(r"[A-Za-z]{2,8}")
+_COUNTRY: Final = re.compile(r"[A-Za-z]{2}|[0-9]{3}")
+_LOCALE_SEPARATOR: Final = re.compile(r"[-_]")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    """What the parsers read for one route and one kind of model object, compiled from the tables."""
+
+    containers: tuple[str, ...]
+    """The objects the values sit in, as dotted paths from the raw object ("": the object itself)."""
+    rows: tuple[tuple[str, tuple[tuple[int, str], ...], Reader, str | None], ...]
+    """(model attribute, (container index, key) places tried in order, edge reader, warning if unreadable)."""
+
+
+def _plan(fields: tuple[Field, ...], kinds: frozenset[str], route: Route) -> ReadPlan:
+    containers = [""]
+    rows = []
+    for row in (row for field in fields for row in (field, *field.items)):
+        source = row.source
+        if source.kind not in kinds or source.read is None:
+            continue
+        places = []
+        for path in source.paths(route):
+            container = ".".join(path[:-1])
+            if container not in containers:
+                containers.append(container)
+            places.append((containers.index(container), path[-1]))
+        rows.append((source.attribute, tuple(places), source.read, source.invalid))
+    return ReadPlan(tuple(containers), tuple(rows))
+
+
+def _product_plan() -> tuple[tuple[str, Reader, str | None], ...]:
+    """Per attribute of `Product`, in its order: (key, reader, warning); a product's values sit under the
+    same key on both routes."""
+    rows = {
+        item.source.attribute: (item.source.webhook, item.source.read, item.source.invalid)
+        for field in COMMERCE_FIELDS
+        for item in field.items
+        if item.source.read is not None and item.source.kind == "product"
+    }
+    assert all(
+        item.source.webhook == item.source.firehose for field in COMMERCE_FIELDS for item in field.items
+    )
+    order = [attribute.name for attribute in fields(Product)]
+    assert set(rows) == set(order), "each attribute of Product has its row in the tables"
+    return tuple(rows[attribute] for attribute in order)
+
+
+BATCH_READS: Final = {
+    route: _plan(EVENT_FIELDS, frozenset({"batch"}), route) for route in ("webhook", "firehose")
+}
+COMMERCE_READS: Final = {
+    route: _plan(COMMERCE_FIELDS, frozenset({"event"}), route) for route in ("webhook", "firehose")
+}
+_PRODUCT_PLAN: Final = _product_plan()
+assert not _plan(EVENT_FIELDS, frozenset({"event", "product"}), "webhook").rows, (
+    "read every-event values here"
+)
+assert all(invalid is None for plan in BATCH_READS.values() for *_, invalid in plan.rows), "no batch warnings"
+
+
+def containers(raw: dict[str, object], plan: ReadPlan) -> tuple[dict[str, object], ...]:
+    """The plan's containers in `raw` (an empty object for one that is missing or not an object)."""
+    found = []
+    for path in plan.containers:
+        container: object = raw
+        for key in path.split(".") if path else ():
+            container = container.get(key) if isinstance(container, dict) else None
+        found.append(container if isinstance(container, dict) else {})
+    return tuple(found)
+
+
+def read_values(target: object, containers: tuple[dict[str, object], ...], plan: ReadPlan) -> tuple[str, ...]:
+    """Fill `target`'s attributes as the plan says, from its `containers`; the warnings of unreadable
+    values (present, but the reader refused them)."""
+    warnings: tuple[str, ...] = ()
+    for attribute, places, read, invalid in plan.rows:
+        for index, key in places:
+            value = containers[index].get(key)
+            if value is not None:
+                typed = read(value)
+                if typed is not None:
+                    setattr(target, attribute, typed)
+                elif invalid is not None:
+                    warnings += (invalid,)
+                break
+    return warnings
+
+
+def read_products(event: Event, items: list[object] | None) -> None:
+    """The event's products; unreadable values become the event's warnings."""
+    products = []
+    for item in items or ():
+        if isinstance(item, dict):
+            values = [None if (raw := item.get(key)) is None else read(raw) for key, read, _ in _PRODUCT_PLAN]
+            if None in values:  # some value absent or unreadable: which?
+                event.warnings += tuple(
+                    invalid
+                    for (key, _, invalid), value in zip(_PRODUCT_PLAN, values, strict=True)
+                    if value is None and invalid is not None and item.get(key) is not None
+                )
+            products.append(Product(*values))
+    event.products = products
+
+
+def plausible_ms(value: object) -> int | None:
+    """A Unix time in milliseconds (int64 as number or decimal string), if it is a plausible one."""
+    timestamp = to_int64(value)
+    return timestamp if timestamp is not None and _MIN_TIMESTAMP_MS <= timestamp < _MAX_TIMESTAMP_MS else None
+
+
+def read_event_time(event: Event, value: object, batch_ms: int | None) -> None:
+    """The event's time, else its batch's; an implausible one is counted (`invalid_timestamp`)."""
+    if type(value) is int and _MIN_TIMESTAMP_MS <= value < _MAX_TIMESTAMP_MS:
+        event.timestamp_ms = value  # the usual case
+        return
+    timestamp = plausible_ms(value)
+    if timestamp is None and value is not None and to_int64(value) is not None:
+        event.warnings += ("invalid_timestamp",)
+    event.timestamp_ms = timestamp if timestamp is not None else batch_ms
 
 
 def object_or_empty(value: object) -> dict[str, object]:
@@ -12,25 +151,82 @@ def object_or_empty(value: object) -> dict[str, object]:
 
 
 def custom_flags(value: object) -> dict[str, str]:
-    """Flags as strings: a string value, or the first element of a list (native SDKs send lists)."""
+    """Flags by lower-cased name, trimmed, blank ones left out; a list gives its first element (native
+    SDKs send lists). When two names differ only in case, the first non-blank one counts."""
     if not isinstance(value, dict):
         return {}
-    return {key: flag for key, raw in value.items() if (flag := to_flag(raw)) is not None}
+    flags: dict[str, str] = {}
+    for name, raw in value.items():
+        text = raw if type(raw) is str else to_flag(raw)
+        if text is not None and (text := text.strip()):
+            flags.setdefault(name.lower(), text)
+    return flags
 
 
-def read_products(items: list[object] | None) -> list[Product]:
-    """The products both protocols send (`id`, `name`, `category`, `price`, `quantity`)."""
-    return [
-        Product(
-            id=item.get("id"),
-            name=item.get("name"),
-            category=item.get("category"),
-            price=item.get("price"),
-            quantity=item.get("quantity"),
-        )
-        for item in items or ()
-        if isinstance(item, dict)
-    ]
+def custom_attributes(value: object) -> dict[str, str | None]:
+    """Attributes as text; a list or object is kept as None (present, but no text a mapping can use)."""
+    if not isinstance(value, dict):
+        return {}
+    for raw in value.values():
+        if type(raw) is not str:
+            return {name: attribute_text(raw) for name, raw in value.items() if raw is not None}
+    return value  # all text already, as mParticle documents them
+
+
+def identity_text(value: object) -> str | None:
+    """An identity value: a non-blank string, or a JSON integer as its decimal string (never via a float;
+    booleans and fractions are no identities)."""
+    if type(value) is str:
+        return value if value.strip() else None
+    return str(value) if type(value) is int else None
+
+
+def user_attributes(value: object) -> dict[str, str]:
+    """User attributes by lower-cased name (real batches carry both `$FirstName` and `$firstname`), as
+    text; blank and list values are left out, and of two names that differ in case the first counts."""
+    if not isinstance(value, dict):
+        return {}
+    attributes: dict[str, str] = {}
+    for name, raw in value.items():
+        text = attribute_text(raw)
+        if text is not None and text.strip():
+            attributes.setdefault(name.lower(), text)
+    return attributes
+
+
+def locale(language: object, country: object) -> tuple[str | None, str | None]:
+    """The device's language (lower-cased) and country (upper-cased); a country given as a locale
+    (`en_US`, as real Firehose devices send it) is read as the part after the separator."""
+    language_code = country_code = None
+    if isinstance(language, str) and language.strip():
+        code = _LOCALE_SEPARATOR.split(language.strip())[0]
+        language_code = code.lower() if _LANGUAGE.fullmatch(code) else None
+    if isinstance(country, str) and country.strip():
+        code = _LOCALE_SEPARATOR.split(country.strip())[-1]
+        country_code = code.upper() if _COUNTRY.fullmatch(code) else None
+    return language_code, country_code
+
+
+def consent_state(value: object) -> ConsentState:
+    """Consent per purpose. mParticle's schema names the parts `gdpr` / `ccpa`, its Firehose examples
+    `gdpr_consent_state` / `ccpa_consent_state`: both are read, on both routes."""
+    if not isinstance(value, dict):
+        return ConsentState()
+    return ConsentState(
+        gdpr=_consented(value, "gdpr", "gdpr_consent_state"),
+        ccpa=_consented(value, "ccpa", "ccpa_consent_state"),
+    )
+
+
+def _consented(state: dict[str, object], *names: str) -> dict[str, bool]:
+    purposes: dict[str, bool] = {}
+    for name in names:
+        part = state.get(name)
+        for purpose, entry in part.items() if isinstance(part, dict) else ():
+            consented = entry.get("consented") if isinstance(entry, dict) else None
+            if isinstance(consented, bool):
+                purposes.setdefault(purpose.strip().lower(), consented)
+    return purposes
 
 
 def derived_event_id(raw: dict[str, object], mpid: str | None) -> str:
