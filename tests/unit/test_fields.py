@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from tiktok_connector.inbound.firehose import parse_event_processing_request
 from tiktok_connector.inbound.webhook import parse_webhook_body
 from tiktok_connector.mapping import fields as tables
-from tiktok_connector.mapping.field_types import Field
+from tiktok_connector.mapping.field_types import Field, Scope, user_attribute
 from tiktok_connector.mapping.mapper import MappingResult, map_batches
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.model.events import Batch, Event, Product
@@ -312,3 +313,13 @@ def test_every_source_names_an_attribute_of_the_typed_model(field: Field) -> Non
     assert scope in {*MODEL, "mapping"}
     if scope in MODEL:
         assert attribute.split("[")[0] in {f.name for f in dataclasses.fields(MODEL[scope])}
+
+
+def test_a_user_attribute_source_reads_the_batch_attribute_whatever_its_case() -> None:
+    # For the fields to come (advanced matching): real batches spell `$FirstName` and `$firstname`.
+    batch = parse_webhook_body(json.dumps({"user_attributes": {"$FirstName": "Jane"}}).encode())[0]
+    scope = Scope(batch, MappingSettings(), Counter())
+
+    assert user_attribute("$firstname").get(scope) == "Jane"
+    assert user_attribute("$FIRSTNAME").get(scope) == "Jane"
+    assert Field("user.first_name", user_attribute("$FirstName"), "formatted once per batch").per_batch

@@ -125,15 +125,8 @@ def parse_event_processing_request(document: Mapping[str, object]) -> EventProce
         raw_events = []
     elif not isinstance(raw_events, list):
         raise BadRequestError("events must be a list of events")
-    account = document.get("account")
-    if account is not None and not isinstance(account, dict):
-        raise BadRequestError("account must be an object")
-    account = account or {}
-    runtime = document.get("runtime_environment")
-    if runtime is None:
-        runtime = {}
-    elif not isinstance(runtime, dict):
-        raise BadRequestError("runtime_environment must be an object")
+    account = _object_at(document, "account")
+    runtime = _object_at(document, "runtime_environment")
     request_id = message_id(document)
     mpid = to_text(document.get("mpid"))
     timestamp_ms = plausible_ms(document.get("timestamp_ms"))
@@ -148,7 +141,7 @@ def parse_event_processing_request(document: Mapping[str, object]) -> EventProce
         locale_country=country,
         consent=consent_state(document.get("consent_state")),
     )
-    read_values(batch, containers(dict(document), _BATCH_READS), _BATCH_READS)
+    read_values(batch, containers(document, _BATCH_READS), _BATCH_READS)
     return EventProcessingRequest(
         id=request_id,
         batch=batch,
@@ -185,6 +178,16 @@ def connection_settings(
     except ConfigurationError as error:
         raise BadRequestError(str(error)) from None
     return ConnectionSettings(pixel_id=pixel_id, mapping=mapping, access_token=setting(ACCESS_TOKEN) or None)
+
+
+def _object_at(document: Mapping[str, object], key: str) -> dict[str, object]:
+    """An optional object of the request: {} when absent, a 400 naming it when it is something else."""
+    value = document.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequestError(f"{key} must be an object")
+    return value
 
 
 def _parse_account_settings(raw: object) -> dict[str, str]:

@@ -8,6 +8,7 @@ event has whatever the tables hold (ids, times, flags, attributes, identities) h
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Final, Literal
 
@@ -85,18 +86,20 @@ assert not _plan(EVENT_FIELDS, frozenset({"event", "product"}), "webhook").rows,
 assert all(invalid is None for plan in BATCH_READS.values() for *_, invalid in plan.rows), "no batch warnings"
 
 
-def containers(raw: dict[str, object], plan: ReadPlan) -> tuple[dict[str, object], ...]:
+def containers(raw: Mapping[str, object], plan: ReadPlan) -> tuple[Mapping[str, object], ...]:
     """The plan's containers in `raw` (an empty object for one that is missing or not an object)."""
     found = []
     for path in plan.containers:
         container: object = raw
         for key in path.split(".") if path else ():
-            container = container.get(key) if isinstance(container, dict) else None
-        found.append(container if isinstance(container, dict) else {})
+            container = container.get(key) if isinstance(container, Mapping) else None
+        found.append(container if isinstance(container, Mapping) else {})
     return tuple(found)
 
 
-def read_values(target: object, containers: tuple[dict[str, object], ...], plan: ReadPlan) -> tuple[str, ...]:
+def read_values(
+    target: object, containers: tuple[Mapping[str, object], ...], plan: ReadPlan
+) -> tuple[str, ...]:
     """Fill `target`'s attributes as the plan says, from its `containers`; the warnings of unreadable
     values (present, but the reader refused them)."""
     warnings: tuple[str, ...] = ()

@@ -14,8 +14,8 @@ from tiktok_connector.model.events import Batch, Event
 Reader = Callable[[object], Any]
 """An edge reader: a decoded JSON value → its typed value, or None when it cannot be read."""
 
-Kind = Literal["batch", "event", "flag", "product", "setting", "identity", "mapping"]
-BATCH_KINDS = frozenset({"batch", "identity"})
+Kind = Literal["batch", "event", "flag", "product", "setting", "identity", "user_attribute", "mapping"]
+BATCH_KINDS = frozenset({"batch", "identity", "user_attribute"})
 """Sources that are the same for every event of a batch: their fields are formatted once per batch."""
 
 
@@ -148,6 +148,22 @@ def identity(setting_attribute: str, webhook: str, firehose: str) -> Source:
         return scope.batch.identities.get(getattr(scope.settings, setting_attribute))
 
     return Source("identity", f"batch.identities[settings.{setting_attribute}]", get, webhook, firehose)
+
+
+def user_attribute(name: str) -> Source:
+    """A user attribute of the batch (names are compared case-insensitively: `$FirstName`, `$firstname`)."""
+    lowered = name.lower()
+
+    def get(scope: Scope) -> str | None:
+        return scope.batch.user_attributes.get(lowered)
+
+    return Source(
+        "user_attribute",
+        f"batch.user_attributes[{name!r}]",
+        get,
+        f"user_attributes.{name}",
+        f"user_attributes.{name}",
+    )
 
 
 def chosen_event() -> Source:

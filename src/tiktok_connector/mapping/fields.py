@@ -183,11 +183,18 @@ FIELDS_BY_EVENT_TYPE: Final = {"commerce_event": COMMERCE_FIELDS}
 _PREFIXES: Final = {
     "webhook": {
         "batch": "",
+        "user_attribute": "",
         "event": "events[].data.",
         "flag": "events[].data.",
         "product": "events[].data.product_action.products[].",
     },
-    "firehose": {"batch": "", "event": "events[].", "flag": "events[].", "product": "events[].products[]."},
+    "firehose": {
+        "batch": "",
+        "user_attribute": "",
+        "event": "events[].",
+        "flag": "events[].",
+        "product": "events[].products[].",
+    },
 }
 _COLUMNS: Final = (
     "TikTok field",

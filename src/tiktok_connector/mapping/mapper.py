@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from tiktok_connector.mapping.custom import CustomMapping, find_custom_mapping
 from tiktok_connector.mapping.custom_properties import apply_mapped_properties
@@ -67,9 +67,19 @@ def build_requests(
 # --- the tables, compiled once: the rows of each TikTok object, formatted per batch or per event --------
 
 _Absent = tuple[str | None, str | None, Callable[[], Any] | None]
-"""(skip reason, warning, default) of a field without a value; None when it is simply left out."""
-_Row = tuple[int, str, Callable[[Any], Any], Callable[[Any, Scope], Any] | None, _Absent | None]
-"""(index of its TikTok object in the plan, key, get, step, absent) of one `Field`."""
+"""(skip reason, warning, default) of a field without a value."""
+
+
+class _Row(NamedTuple):
+    """One `Field`, ready to apply."""
+
+    target: int
+    """The TikTok object it sits in: its index among the plan's objects."""
+    key: str
+    get: Callable[[Any], Any]
+    step: Callable[[Any, Scope], Any] | None
+    absent: _Absent | None
+    """None when a field without a value is simply left out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +99,15 @@ def _plan(fields: Iterable[Field]) -> _Plan:
             objects.append(row.section)
         step = row.step
         if row.items:
-            items = _plan(row.items)
-            assert all(item[4] is None or item[4][0] is None for item in items.rows), "an item skips nothing"
-            if all(item[3] is None and item[4] is None for item in items.rows):  # copied as they are
-                step = partial(_plain_items, tuple((key, get) for _, key, get, _, _ in items.rows))
-            else:
-                step = partial(_items, items.rows)
+            items = _plan(row.items).rows
+            assert not any(item.absent and item.absent[0] for item in items), "an item skips no event"
+            if any(item.step or item.absent for item in items):
+                step = partial(_items, items)
+            else:  # each value copied as it is: the usual case, made quick
+                step = partial(_plain_items, tuple((item.key, item.get) for item in items))
         absent = (row.required, row.missing, row.default)
         rows.append(
-            (objects.index(row.section), row.key, row.source.get, step, absent if any(absent) else None)
+            _Row(objects.index(row.section), row.key, row.source.get, step, absent if any(absent) else None)
         )
     return _Plan(tuple(objects), tuple(rows), tuple(enumerate(objects))[1:])
 
@@ -106,12 +116,12 @@ def _fill(
     targets: list[JsonObject], rows: tuple[_Row, ...], source: object, scope: Scope, absent: list[str]
 ) -> str | None:
     """Set each row's key in its object; the skip reason of a required field without a value, if any."""
-    for index, key, get, step, if_absent in rows:
+    for target, key, get, step, if_absent in rows:
         value = get(source)
         if value is not None and step is not None:
             value = step(value, scope)
         if value is not None:
-            targets[index][key] = value
+            targets[target][key] = value
         elif if_absent is not None:
             required, missing, default = if_absent
             if required is not None:
@@ -119,7 +129,7 @@ def _fill(
             if missing is not None:
                 absent.append(missing)
             if default is not None:
-                targets[index][key] = default()
+                targets[target][key] = default()
     return None
 
 
@@ -165,15 +175,10 @@ class _BatchContext:
     missing: list[str]
     """Warnings of absent batch fields, counted for each forwarded event."""
     identified: bool
-    plans: dict[str, tuple[_Plan, tuple[JsonObject, ...]]] = field(default_factory=dict)
-    """Per event type, its plan and the batch's values of each object of the plan."""
-
-    def plan(self, event_type: str) -> tuple[_Plan, tuple[JsonObject, ...]]:
-        found = self.plans.get(event_type)
-        if found is None:
-            plan = _PLANS_BY_TYPE.get(event_type, _EVENT_PLAN)
-            found = self.plans[event_type] = (plan, tuple(self.values.get(name, {}) for name in plan.objects))
-        return found
+    plans: dict[str, tuple[_Plan, tuple[JsonObject, ...]]]
+    """Per event type with fields of its own, its plan and the batch's values of each of its objects."""
+    plan: tuple[_Plan, tuple[JsonObject, ...]]
+    """The same for every other event type."""
 
 
 def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[str]) -> _BatchContext:
@@ -185,7 +190,12 @@ def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[st
         warnings[name] += 1
     values = {name: value for name, value in zip(_BATCH_PLAN.objects, objects, strict=True) if value}
     identified = any(key in values.get(section, {}) for section, key in _IDENTIFIERS)
-    return _BatchContext(scope, values, missing, identified)
+
+    def with_values(plan: _Plan) -> tuple[_Plan, tuple[JsonObject, ...]]:
+        return plan, tuple(values.get(name, {}) for name in plan.objects)
+
+    plans = {event_type: with_values(plan) for event_type, plan in _PLANS_BY_TYPE.items()}
+    return _BatchContext(scope, values, missing, identified, plans, with_values(_EVENT_PLAN))
 
 
 # --- per event -----------------------------------------------------------------------------------------
@@ -241,8 +251,8 @@ def _tiktok_event(
     scope = context.scope
     scope.event, scope.tiktok_event = event, tiktok_event
     scope.pending = list(context.missing) if context.missing else []
-    plan, bases = context.plans.get(event.event_type) or context.plan(event.event_type)
-    objects = list(map(dict.copy, bases))  # fresh objects, holding the batch's values
+    plan, values = context.plans.get(event.event_type, context.plan)
+    objects = list(map(dict.copy, values))  # fresh objects, holding the batch's values
     reason = _fill(objects, plan.rows, scope, scope, scope.pending)
     if reason is not None:
         return reason
