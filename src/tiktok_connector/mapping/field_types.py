@@ -57,6 +57,8 @@ class Source:
     firehose: str
     read: Reader | None = None
     invalid: str | None = None
+    parsed: str = ""
+    """How the parsers read it when `read` is not set (for the documentation)."""
 
     @property
     def attribute(self) -> str:
@@ -107,12 +109,17 @@ class Field:
 
 
 def event_value(
-    attribute: str, webhook: str, firehose: str, read: Reader | None = None, invalid: str | None = None
+    attribute: str,
+    webhook: str,
+    firehose: str,
+    read: Reader | None = None,
+    invalid: str | None = None,
+    *,
+    parsed: str = "",
 ) -> Source:
     """An attribute of the typed event; `webhook` is relative to the event's `data`."""
-    return Source(
-        "event", f"event.{attribute}", attrgetter(f"event.{attribute}"), webhook, firehose, read, invalid
-    )
+    getter = attrgetter(f"event.{attribute}")
+    return Source("event", f"event.{attribute}", getter, webhook, firehose, read, invalid, parsed)
 
 
 def batch_value(attribute: str, webhook: str, firehose: str, read: Reader | None = None) -> Source:
@@ -133,12 +140,15 @@ def flag(name: str) -> Source:
         return scope.event.custom_flags.get(lowered)
 
     path = f"custom_flags.{name}"
-    return Source("flag", f"event.custom_flags[{name!r}]", get, path, path)
+    parsed = "`custom_flags`: text (of a list, its first element), trimmed; names case-insensitive"
+    return Source("flag", f"event.custom_flags[{name!r}]", get, path, path, parsed=parsed)
 
 
 def setting(attribute: str, webhook: str, firehose: str) -> Source:
     """A per-connection setting (the environment for the Webhook, account settings for Firehose)."""
-    return Source("setting", f"settings.{attribute}", attrgetter(f"settings.{attribute}"), webhook, firehose)
+    getter = attrgetter(f"settings.{attribute}")
+    parsed = "validated at start-up (Webhook) or for each request (Firehose)"
+    return Source("setting", f"settings.{attribute}", getter, webhook, firehose, parsed=parsed)
 
 
 def identity(setting_attribute: str, webhook: str, firehose: str) -> Source:
@@ -147,7 +157,9 @@ def identity(setting_attribute: str, webhook: str, firehose: str) -> Source:
     def get(scope: Scope) -> object:
         return scope.batch.identities.get(getattr(scope.settings, setting_attribute))
 
-    return Source("identity", f"batch.identities[settings.{setting_attribute}]", get, webhook, firehose)
+    model = f"batch.identities[settings.{setting_attribute}]"
+    parsed = "`identity_text`: a non-blank string, or a JSON integer as its decimal string; types canonical"
+    return Source("identity", model, get, webhook, firehose, parsed=parsed)
 
 
 def user_attribute(name: str) -> Source:
@@ -157,13 +169,9 @@ def user_attribute(name: str) -> Source:
     def get(scope: Scope) -> str | None:
         return scope.batch.user_attributes.get(lowered)
 
-    return Source(
-        "user_attribute",
-        f"batch.user_attributes[{name!r}]",
-        get,
-        f"user_attributes.{name}",
-        f"user_attributes.{name}",
-    )
+    path = f"user_attributes.{name}"
+    parsed = "`user_attributes`: text (numbers in decimal), by lower-cased name"
+    return Source("user_attribute", f"batch.user_attributes[{name!r}]", get, path, path, parsed=parsed)
 
 
 def chosen_event() -> Source:

@@ -11,6 +11,7 @@ new to the model) and one row in the tests. `docs/mapping-fields.md` is generate
 
 from typing import Final
 
+from tiktok_connector.mapping.field_docs import render_markdown
 from tiktok_connector.mapping.field_types import (
     Field,
     batch_value,
@@ -46,14 +47,24 @@ EVENT_FIELDS: Final = (
     Field("event", chosen_event(), "The TikTok standard event name."),
     Field(
         "event_time",
-        event_value("timestamp_ms", "timestamp_unixtime_ms", "timestamp_ms"),
+        event_value(
+            "timestamp_ms",
+            "timestamp_unixtime_ms",
+            "timestamp_ms",
+            parsed="`read_event_time`: int64 milliseconds (number or decimal string), if plausible",
+        ),
         "The event's time; its batch's when it has none or an implausible one (`invalid_timestamp`).",
         step=seconds,
         default=now_seconds,
     ),
     Field(
         "event_id",
-        event_value("event_id", "source_message_id | event_id", "source_id | id"),
+        event_value(
+            "event_id",
+            "source_message_id | event_id",
+            "source_id | id",
+            parsed="text, an int64 in decimal; without either, derived from the event's content",
+        ),
         "The client's message id, so a retry or the other route's copy is deduplicated by TikTok.",
     ),
     Field(
@@ -140,7 +151,9 @@ CONTENT_FIELDS: Final = (
 COMMERCE_FIELDS: Final = (
     Field(
         "properties.contents",
-        event_value("products", "product_action.products", "products"),
+        event_value(
+            "products", "product_action.products", "products", parsed="each object, by the rows below"
+        ),
         "One item per product with at least one field.",
         items=CONTENT_FIELDS,
     ),
@@ -178,106 +191,9 @@ FIELDS_BY_EVENT_TYPE: Final = {"commerce_event": COMMERCE_FIELDS}
 """Fields added to `EVENT_FIELDS` for events of one type."""
 
 
-# --- the generated documentation -------------------------------------------------------------------
-
-_PREFIXES: Final = {
-    "webhook": {
-        "batch": "",
-        "user_attribute": "",
-        "event": "events[].data.",
-        "flag": "events[].data.",
-        "product": "events[].data.product_action.products[].",
-    },
-    "firehose": {
-        "batch": "",
-        "user_attribute": "",
-        "event": "events[].",
-        "flag": "events[].",
-        "product": "events[].products[].",
-    },
-}
-_COLUMNS: Final = (
-    "TikTok field",
-    "Webhook batch",
-    "Firehose request",
-    "Model",
-    "Read",
-    "Sent",
-    "Absent",
-    "About",
-)
-
-
-def _summary(function: object) -> str:
-    doc = getattr(function, "__doc__", None) or ""
-    name = getattr(function, "__name__", "")
-    return f"`{name}`: {doc.strip().splitlines()[0]}" if doc else f"`{name}`"
-
-
-def _where(field: Field, route: str) -> str:
-    source = field.source
-    text = source.webhook if route == "webhook" else source.firehose
-    prefix = _PREFIXES[route].get(source.kind)
-    if prefix is None:
-        return text
-    return " or ".join(f"`{prefix}{path.strip()}`" for path in text.split("|"))
-
-
-def _absent(field: Field) -> str:
-    if field.required:
-        return f"event skipped, `{field.required}`"
-    if field.default is not None:
-        return _summary(field.default)
-    if field.identifier:
-        return "left out; an event needs one identifier, else skipped, `no_identifiers`"
-    return f"left out, `{field.missing}`" if field.missing else "left out"
-
-
-def _row(field: Field, parent: str) -> str:
-    source = field.source
-    read = _summary(source.read) if source.read else "(see Model)"
-    if source.invalid:
-        read += f"; unreadable: `{source.invalid}`"
-    cells = (
-        f"`{parent}{field.tiktok}`",
-        _where(field, "webhook"),
-        _where(field, "firehose"),
-        f"`{source.model}`",
-        read,
-        _summary(field.step) if field.step else "as read",
-        _absent(field),
-        field.doc,
-    )
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-
-def _table(fields: tuple[Field, ...]) -> list[str]:
-    lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-    for field in fields:
-        lines.append(_row(field, ""))
-        lines.extend(_row(item, f"{field.tiktok}[].") for item in field.items)
-    return lines
-
-
 def markdown() -> str:
-    """The field tables as the markdown file `docs/mapping-fields.md`."""
-    lines = [
-        "# mParticle → TikTok Events API 2.0: field mapping",
-        "",
-        "Generated from `src/tiktok_connector/mapping/fields.py` by",
-        "`python -m tiktok_connector.mapping.fields > docs/mapping-fields.md`; do not edit by hand.",
-        "",
-        "Read: how the parsers type the value at the edge (the same on both routes); a present value that",
-        "cannot be read is left out and counted as the named warning when its event is forwarded.",
-        "Sent: the formatting step on the way to TikTok. Absent: what happens when there is no value.",
-        "",
-        "## Every forwarded event",
-        "",
-        *_table(EVENT_FIELDS),
-    ]
-    for event_type, fields in FIELDS_BY_EVENT_TYPE.items():
-        lines += ["", f"## Events of type `{event_type}`", "", *_table(fields)]
-    return "\n".join(lines) + "\n"
+    """These tables as the markdown file `docs/mapping-fields.md`."""
+    return render_markdown(EVENT_FIELDS, FIELDS_BY_EVENT_TYPE)
 
 
 if __name__ == "__main__":
