@@ -261,5 +261,6 @@ def _read_product_action(event: Event, raw: dict[str, object]) -> None:
         event.invalid_reason = "products is not a list"
         return
     event.product_action = to_text(raw.get("action"))
-    event.warnings += read_values(event, (raw,), _COMMERCE_READS)
+    if warnings := read_values(event, (raw,), _COMMERCE_READS):
+        event.warnings += warnings
     read_products(event, products)

@@ -22,8 +22,7 @@ Route = Literal["webhook", "firehose"]
 
 # Plausible Unix times in milliseconds (2001-09-09 to 2286-11-20): anything else is not a real event
 # time, and TikTok would refuse the whole request over it.
-_MIN_TIMESTAMP_MS: Final = 10**12
-_MAX_TIMESTAMP_MS: Final = 10**13
+PLAUSIBLE_MS: Final = range(10**12, 10**13)  # `in` is a comparison for an int, never a scan
 _LANGUAGE: Final = re.compile(r"[A-Za-z]{2,8}")
 _COUNTRY: Final = re.compile(r"[A-Za-z]{2}|[0-9]{3}")
 _LOCALE_SEPARATOR: Final = re.compile(r"[-_]")
@@ -35,8 +34,9 @@ class ReadPlan:
 
     containers: tuple[str, ...]
     """The objects the values sit in, as dotted paths from the raw object ("": the object itself)."""
-    rows: tuple[tuple[str, tuple[tuple[int, str], ...], Reader, str | None], ...]
-    """(model attribute, (container index, key) places tried in order, edge reader, warning if unreadable)."""
+    rows: tuple[tuple[str, int, str, tuple[int, str] | None, Reader, str | None], ...]
+    """(model attribute, container index, key, another (container index, key) to try when that has no
+    value, edge reader, warning if unreadable)."""
 
 
 def _plan(fields: tuple[Field, ...], kinds: frozenset[str], route: Route) -> ReadPlan:
@@ -52,7 +52,11 @@ def _plan(fields: tuple[Field, ...], kinds: frozenset[str], route: Route) -> Rea
             if container not in containers:
                 containers.append(container)
             places.append((containers.index(container), path[-1]))
-        rows.append((source.attribute, tuple(places), source.read, source.invalid))
+        assert len(places) <= 2, "a value and at most one place to look for it else"
+        (index, key), *fallback = places
+        rows.append(
+            (source.attribute, index, key, fallback[0] if fallback else None, source.read, source.invalid)
+        )
     return ReadPlan(tuple(containers), tuple(rows))
 
 
@@ -103,16 +107,16 @@ def read_values(
     """Fill `target`'s attributes as the plan says, from its `containers`; the warnings of unreadable
     values (present, but the reader refused them)."""
     warnings: tuple[str, ...] = ()
-    for attribute, places, read, invalid in plan.rows:
-        for index, key in places:
-            value = containers[index].get(key)
-            if value is not None:
-                typed = read(value)
-                if typed is not None:
-                    setattr(target, attribute, typed)
-                elif invalid is not None:
-                    warnings += (invalid,)
-                break
+    for attribute, index, key, fallback, read, invalid in plan.rows:
+        value = containers[index].get(key)
+        if value is None and fallback is not None:
+            value = containers[fallback[0]].get(fallback[1])
+        if value is not None:
+            typed = read(value)
+            if typed is not None:
+                setattr(target, attribute, typed)
+            elif invalid is not None:
+                warnings += (invalid,)
     return warnings
 
 
@@ -134,19 +138,19 @@ def read_products(event: Event, items: list[object] | None) -> None:
 
 def plausible_ms(value: object) -> int | None:
     """A Unix time in milliseconds (int64 as number or decimal string), if it is a plausible one."""
-    timestamp = to_int64(value)
-    return timestamp if timestamp is not None and _MIN_TIMESTAMP_MS <= timestamp < _MAX_TIMESTAMP_MS else None
+    timestamp = value if type(value) is int else to_int64(value)
+    return timestamp if timestamp is not None and timestamp in PLAUSIBLE_MS else None
 
 
 def read_event_time(event: Event, value: object, batch_ms: int | None) -> None:
     """The event's time, else its batch's; an implausible one is counted (`invalid_timestamp`)."""
-    if type(value) is int and _MIN_TIMESTAMP_MS <= value < _MAX_TIMESTAMP_MS:
-        event.timestamp_ms = value  # the usual case
+    timestamp = value if type(value) is int else to_int64(value)
+    if timestamp is not None and timestamp in PLAUSIBLE_MS:
+        event.timestamp_ms = timestamp
         return
-    timestamp = plausible_ms(value)
-    if timestamp is None and value is not None and to_int64(value) is not None:
+    if timestamp is not None:
         event.warnings += ("invalid_timestamp",)
-    event.timestamp_ms = timestamp if timestamp is not None else batch_ms
+    event.timestamp_ms = batch_ms
 
 
 def object_or_empty(value: object) -> dict[str, object]:

@@ -133,5 +133,6 @@ def _read_commerce(event: Event, data: dict[str, object]) -> None:
         event.invalid_reason = "product_action.products is not a list"
         return
     event.product_action = to_text(product_action.get("action"))
-    event.warnings += read_values(event, (data, product_action), _COMMERCE_READS)
+    if warnings := read_values(event, (data, product_action), _COMMERCE_READS):
+        event.warnings += warnings
     read_products(event, products)

@@ -1,21 +1,20 @@
 """Pure mapping from the typed internal model to TikTok Events API 2.0 events and requests.
 
-The mapper walks the field tables of `fields.py`: for each row it reads the typed value, applies the
-row's formatting step, and sets the TikTok key, leaves it out, counts a warning or skips the event, as
-the row says. Fields whose source is the batch (identities, IP, user agent) are formatted once per batch.
+The mapper applies the field tables of `fields.py` (compiled in `plans.py`): for each row it reads the
+typed value, applies the row's formatting step, and sets the TikTok key, leaves it out, counts a warning
+or skips the event, as the row says. Fields whose source is the batch (identities, IP, user agent) are
+formatted once per batch.
 No I/O here: everything is testable without AWS or a network.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, Final, NamedTuple
 
 from tiktok_connector.mapping.custom import CustomMapping, find_custom_mapping
 from tiktok_connector.mapping.custom_properties import apply_mapped_properties
-from tiktok_connector.mapping.field_types import Field, Scope
-from tiktok_connector.mapping.fields import EVENT_FIELDS, FIELDS_BY_EVENT_TYPE
+from tiktok_connector.mapping.field_types import Scope
+from tiktok_connector.mapping.plans import BATCH_PLAN, EVENT_PLAN, IDENTIFIERS, PLANS_BY_TYPE, Plan
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.mapping.vocabulary import MAX_EVENTS_PER_REQUEST, NATIVE_COMMERCE_EVENTS
 from tiktok_connector.model.events import Batch, Event
@@ -64,105 +63,7 @@ def build_requests(
     return requests
 
 
-# --- the tables, compiled once: the rows of each TikTok object, formatted per batch or per event --------
-
-_Absent = tuple[str | None, str | None, Callable[[], Any] | None]
-"""(skip reason, warning, default) of a field without a value."""
-
-
-class _Row(NamedTuple):
-    """One `Field`, ready to apply."""
-
-    target: int
-    """The TikTok object it sits in: its index among the plan's objects."""
-    key: str
-    get: Callable[[Any], Any]
-    step: Callable[[Any, Scope], Any] | None
-    absent: _Absent | None
-    """None when a field without a value is simply left out."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    objects: tuple[str, ...]
-    """The TikTok objects the rows fill, in output order: "" (the event itself), `user`, `page`, ..."""
-    rows: tuple[_Row, ...]
-    children: tuple[tuple[int, str], ...]
-    """(index, name) of the objects nested in the event (all but the first)."""
-
-
-def _plan(fields: Iterable[Field]) -> _Plan:
-    objects = [""]
-    rows = []
-    for row in fields:
-        if row.section not in objects:
-            objects.append(row.section)
-        step = row.step
-        if row.items:
-            items = _plan(row.items).rows
-            assert not any(item.absent and item.absent[0] for item in items), "an item skips no event"
-            if any(item.step or item.absent for item in items):
-                step = partial(_items, items)
-            else:  # each value copied as it is: the usual case, made quick
-                step = partial(_plain_items, tuple((item.key, item.get) for item in items))
-        absent = (row.required, row.missing, row.default)
-        rows.append(
-            _Row(objects.index(row.section), row.key, row.source.get, step, absent if any(absent) else None)
-        )
-    return _Plan(tuple(objects), tuple(rows), tuple(enumerate(objects))[1:])
-
-
-def _fill(
-    targets: list[JsonObject], rows: tuple[_Row, ...], source: object, scope: Scope, absent: list[str]
-) -> str | None:
-    """Set each row's key in its object; the skip reason of a required field without a value, if any."""
-    for target, key, get, step, if_absent in rows:
-        value = get(source)
-        if value is not None and step is not None:
-            value = step(value, scope)
-        if value is not None:
-            targets[target][key] = value
-        elif if_absent is not None:
-            required, missing, default = if_absent
-            if required is not None:
-                return required
-            if missing is not None:
-                absent.append(missing)
-            if default is not None:
-                targets[target][key] = default()
-    return None
-
-
-def _items(rows: tuple[_Row, ...], elements: list[object], scope: Scope) -> list[JsonObject] | None:
-    """A list field: one item per element that has at least one field."""
-    items = []
-    for element in elements:
-        item: JsonObject = {}
-        _fill([item], rows, element, scope, scope.pending)
-        if item:
-            items.append(item)
-    return items or None
-
-
-def _plain_items(
-    fields: tuple[tuple[str, Callable[[Any], Any]], ...], elements: list[object], scope: Scope
-) -> list[JsonObject] | None:
-    """A list field whose item fields have no step: each present value copied as it is."""
-    items = [
-        {key: value for key, get in fields if (value := get(element)) is not None} for element in elements
-    ]
-    return [item for item in items if item] or None
-
-
-_BATCH_PLAN: Final = _plan(row for row in EVENT_FIELDS if row.per_batch)
-_EVENT_PLAN: Final = _plan(row for row in EVENT_FIELDS if not row.per_batch)
-_PLANS_BY_TYPE: Final = {
-    event_type: _plan([row for row in EVENT_FIELDS if not row.per_batch] + list(fields))
-    for event_type, fields in FIELDS_BY_EVENT_TYPE.items()
-}
-_IDENTIFIERS: Final = tuple((row.section, row.key) for row in EVENT_FIELDS if row.identifier)
-assert all(row.required is None for row in EVENT_FIELDS if row.per_batch), "batch fields skip no event"
-assert not any(row.per_batch for fields in FIELDS_BY_EVENT_TYPE.values() for row in fields)
+# --- per batch -----------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -175,27 +76,27 @@ class _BatchContext:
     missing: list[str]
     """Warnings of absent batch fields, counted for each forwarded event."""
     identified: bool
-    plans: dict[str, tuple[_Plan, tuple[JsonObject, ...]]]
+    plans: dict[str, tuple[Plan, tuple[JsonObject, ...]]]
     """Per event type with fields of its own, its plan and the batch's values of each of its objects."""
-    plan: tuple[_Plan, tuple[JsonObject, ...]]
+    plan: tuple[Plan, tuple[JsonObject, ...]]
     """The same for every other event type."""
 
 
 def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[str]) -> _BatchContext:
     scope = Scope(batch, settings, warnings)
-    objects: list[JsonObject] = [{} for _ in _BATCH_PLAN.objects]
+    objects: list[JsonObject] = [{} for _ in BATCH_PLAN.objects]
     missing: list[str] = []
-    _fill(objects, _BATCH_PLAN.rows, scope, scope, missing)
+    BATCH_PLAN.apply(objects, scope, scope, missing)
     for name in scope.pending:  # e.g. an unparseable phone number: once per batch
         warnings[name] += 1
-    values = {name: value for name, value in zip(_BATCH_PLAN.objects, objects, strict=True) if value}
-    identified = any(key in values.get(section, {}) for section, key in _IDENTIFIERS)
+    values = {name: value for name, value in zip(BATCH_PLAN.objects, objects, strict=True) if value}
+    identified = any(key in values.get(section, {}) for section, key in IDENTIFIERS)
 
-    def with_values(plan: _Plan) -> tuple[_Plan, tuple[JsonObject, ...]]:
+    def with_values(plan: Plan) -> tuple[Plan, tuple[JsonObject, ...]]:
         return plan, tuple(values.get(name, {}) for name in plan.objects)
 
-    plans = {event_type: with_values(plan) for event_type, plan in _PLANS_BY_TYPE.items()}
-    return _BatchContext(scope, values, missing, identified, plans, with_values(_EVENT_PLAN))
+    plans = {event_type: with_values(plan) for event_type, plan in PLANS_BY_TYPE.items()}
+    return _BatchContext(scope, values, missing, identified, plans, with_values(EVENT_PLAN))
 
 
 # --- per event -----------------------------------------------------------------------------------------
@@ -250,10 +151,12 @@ def _tiktok_event(
     """The TikTok event, or the reason it is skipped (a required field without a value)."""
     scope = context.scope
     scope.event, scope.tiktok_event = event, tiktok_event
-    scope.pending = list(context.missing) if context.missing else []
+    scope.pending.clear()
+    if context.missing:
+        scope.pending.extend(context.missing)
     plan, values = context.plans.get(event.event_type, context.plan)
     objects = list(map(dict.copy, values))  # fresh objects, holding the batch's values
-    reason = _fill(objects, plan.rows, scope, scope, scope.pending)
+    reason = plan.apply(objects, scope, scope, scope.pending)
     if reason is not None:
         return reason
     payload = objects[0]
