@@ -19,6 +19,7 @@ from tiktok_connector.inbound.webhook import parse_webhook_body
 from tiktok_connector.mapping import fields as tables
 from tiktok_connector.mapping.field_types import Field, Scope, user_attribute
 from tiktok_connector.mapping.mapper import MappingResult, map_batches
+from tiktok_connector.mapping.plans import BATCH_PLAN, EVENT_PLAN, PLANS_BY_TYPE
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.model.events import Batch, Event, Product
 
@@ -323,3 +324,16 @@ def test_a_user_attribute_source_reads_the_batch_attribute_whatever_its_case() -
     assert user_attribute("$firstname").get(scope) == "Jane"
     assert user_attribute("$FIRSTNAME").get(scope) == "Jane"
     assert Field("user.first_name", user_attribute("$FirstName"), "formatted once per batch").per_batch
+
+
+@pytest.mark.parametrize("event_type", ["commerce_event", "custom_event"])
+def test_each_plan_sets_every_field_of_its_tables_once(event_type: str) -> None:
+    plan = PLANS_BY_TYPE.get(event_type, EVENT_PLAN)
+    table = [*tables.EVENT_FIELDS, *tables.FIELDS_BY_EVENT_TYPE.get(event_type, ())]
+
+    planned = [(BATCH_PLAN.objects[row.target], row.key) for row in BATCH_PLAN.rows]
+    planned += [(plan.objects[row.target], row.key) for row in plan.rows]
+
+    assert sorted(planned) == sorted((field.section, field.key) for field in table)
+    for row in plan.rows:
+        assert plan.code.count(f"targets[{row.target}][{row.key!r}] = value") == 1
