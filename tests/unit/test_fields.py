@@ -319,7 +319,7 @@ def test_every_source_names_an_attribute_of_the_typed_model(field: Field) -> Non
 def test_a_user_attribute_source_reads_the_batch_attribute_whatever_its_case() -> None:
     # For the fields to come (advanced matching): real batches spell `$FirstName` and `$firstname`.
     batch = parse_webhook_body(json.dumps({"user_attributes": {"$FirstName": "Jane"}}).encode())[0]
-    scope = Scope(batch, MappingSettings(), Counter())
+    scope = Scope(batch, MappingSettings(), Counter(), Event("custom_event"))
 
     assert user_attribute("$firstname").get(scope) == "Jane"
     assert user_attribute("$FIRSTNAME").get(scope) == "Jane"

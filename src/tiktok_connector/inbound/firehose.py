@@ -14,7 +14,6 @@ from tiktok_connector.inbound.readers import (
     BATCH_READS,
     COMMERCE_READS,
     consent_state,
-    containers,
     custom_attributes,
     custom_flags,
     derived_event_id,
@@ -66,6 +65,7 @@ _SETTING_NAMES: Final = {
 }
 _BATCH_READS: Final = BATCH_READS["firehose"]
 _COMMERCE_READS: Final = COMMERCE_READS["firehose"]
+assert _BATCH_READS.containers == ("", "runtime_environment"), "the request and its runtime environment"
 assert _COMMERCE_READS.containers == ("",), "a product action's values sit in the event itself"
 
 
@@ -141,7 +141,7 @@ def parse_event_processing_request(document: Mapping[str, object]) -> EventProce
         locale_country=country,
         consent=consent_state(document.get("consent_state")),
     )
-    read_values(batch, containers(document, _BATCH_READS), _BATCH_READS)
+    read_values(batch, (document, runtime), _BATCH_READS)
     return EventProcessingRequest(
         id=request_id,
         batch=batch,

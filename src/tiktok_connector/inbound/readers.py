@@ -7,7 +7,6 @@ event has whatever the tables hold (ids, times, flags, attributes, identities) h
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Final, Literal
@@ -15,7 +14,7 @@ from typing import Final, Literal
 from tiktok_connector.mapping.custom import attribute_text
 from tiktok_connector.mapping.field_types import Field, Reader
 from tiktok_connector.mapping.fields import COMMERCE_FIELDS, EVENT_FIELDS
-from tiktok_connector.model.events import ConsentState, Event, Product
+from tiktok_connector.model.events import NO_CONSENT, ConsentState, Event, Product
 from tiktok_connector.platform.values import to_flag, to_int64
 
 Route = Literal["webhook", "firehose"]
@@ -23,9 +22,6 @@ Route = Literal["webhook", "firehose"]
 # Plausible Unix times in milliseconds (2001-09-09 to 2286-11-20): anything else is not a real event
 # time, and TikTok would refuse the whole request over it.
 PLAUSIBLE_MS: Final = range(10**12, 10**13)  # `in` is a comparison for an int, never a scan
-_LANGUAGE: Final = re.compile(r"[A-Za-z]{2,8}")
-_COUNTRY: Final = re.compile(r"[A-Za-z]{2}|[0-9]{3}")
-_LOCALE_SEPARATOR: Final = re.compile(r"[-_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +29,8 @@ class ReadPlan:
     """What the parsers read for one route and one kind of model object, compiled from the tables."""
 
     containers: tuple[str, ...]
-    """The objects the values sit in, as dotted paths from the raw object ("": the object itself)."""
+    """The objects the values sit in, as dotted paths from the raw object ("": the object itself); the
+    parsers hand them to `read_values` in this order."""
     rows: tuple[tuple[str, int, str, tuple[int, str] | None, Reader, str | None], ...]
     """(model attribute, container index, key, another (container index, key) to try when that has no
     value, edge reader, warning if unreadable)."""
@@ -88,17 +85,6 @@ assert not _plan(EVENT_FIELDS, frozenset({"event", "product"}), "webhook").rows,
     "read every-event values here"
 )
 assert all(invalid is None for plan in BATCH_READS.values() for *_, invalid in plan.rows), "no batch warnings"
-
-
-def containers(raw: Mapping[str, object], plan: ReadPlan) -> tuple[Mapping[str, object], ...]:
-    """The plan's containers in `raw` (an empty object for one that is missing or not an object)."""
-    found = []
-    for path in plan.containers:
-        container: object = raw
-        for key in path.split(".") if path else ():
-            container = container.get(key) if isinstance(container, Mapping) else None
-        found.append(container if isinstance(container, Mapping) else {})
-    return tuple(found)
 
 
 def read_values(
@@ -195,7 +181,7 @@ def user_attributes(value: object) -> dict[str, str]:
         return {}
     attributes: dict[str, str] = {}
     for name, raw in value.items():
-        text = attribute_text(raw)
+        text = raw if type(raw) is str else attribute_text(raw)
         if text is not None and text.strip():
             attributes.setdefault(name.lower(), text)
     return attributes
@@ -205,12 +191,14 @@ def locale(language: object, country: object) -> tuple[str | None, str | None]:
     """The device's language (lower-cased) and country (upper-cased); a country given as a locale
     (`en_US`, as real Firehose devices send it) is read as the part after the separator."""
     language_code = country_code = None
-    if isinstance(language, str) and language.strip():
-        code = _LOCALE_SEPARATOR.split(language.strip())[0]
-        language_code = code.lower() if _LANGUAGE.fullmatch(code) else None
-    if isinstance(country, str) and country.strip():
-        code = _LOCALE_SEPARATOR.split(country.strip())[-1]
-        country_code = code.upper() if _COUNTRY.fullmatch(code) else None
+    if isinstance(language, str):
+        code = language.strip().replace("-", "_").partition("_")[0]
+        if code.isascii() and code.isalpha() and 2 <= len(code) <= 8:
+            language_code = code.lower()
+    if isinstance(country, str):
+        code = country.strip().replace("-", "_").rpartition("_")[2]
+        if code.isascii() and ((code.isalpha() and len(code) == 2) or (code.isdigit() and len(code) == 3)):
+            country_code = code.upper()
     return language_code, country_code
 
 
@@ -218,7 +206,7 @@ def consent_state(value: object) -> ConsentState:
     """Consent per purpose. mParticle's schema names the parts `gdpr` / `ccpa`, its Firehose examples
     `gdpr_consent_state` / `ccpa_consent_state`: both are read, on both routes."""
     if not isinstance(value, dict):
-        return ConsentState()
+        return NO_CONSENT
     return ConsentState(
         gdpr=_consented(value, "gdpr", "gdpr_consent_state"),
         ccpa=_consented(value, "ccpa", "ccpa_consent_state"),

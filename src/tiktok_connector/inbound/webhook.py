@@ -7,7 +7,6 @@ from tiktok_connector.inbound.readers import (
     BATCH_READS,
     COMMERCE_READS,
     consent_state,
-    containers,
     custom_attributes,
     custom_flags,
     derived_event_id,
@@ -28,6 +27,7 @@ from tiktok_connector.platform.values import to_int64, to_text
 _COMMERCE: Final = "commerce_event"
 _BATCH_READS: Final = BATCH_READS["webhook"]
 _COMMERCE_READS: Final = COMMERCE_READS["webhook"]
+assert _BATCH_READS.containers == ("", "device_info"), "the batch and its device info"
 assert _COMMERCE_READS.containers == ("", "product_action"), "an event's data and its product action"
 
 
@@ -64,7 +64,7 @@ def parse_batch(raw: object, where: str) -> Batch:
         locale_country=country,
         consent=consent_state(raw.get("consent_state")),
     )
-    read_values(batch, containers(raw, _BATCH_READS), _BATCH_READS)
+    read_values(batch, (raw, device_info), _BATCH_READS)
     return batch
 
 

@@ -26,7 +26,8 @@ class Scope:
     batch: Batch
     settings: MappingSettings
     warnings: Counter[str]
-    event: Event = field(default_factory=lambda: Event("unknown"))
+    event: Event
+    """The event being mapped (for the fields of the batch: none yet, a placeholder)."""
     tiktok_event: str = ""
     pending: list[str] = field(default_factory=list)
     """Warnings of the event being mapped: counted only if it is forwarded, not skipped."""

@@ -10,6 +10,7 @@ No I/O here: everything is testable without AWS or a network.
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from tiktok_connector.mapping.custom import CustomMapping, find_custom_mapping
 from tiktok_connector.mapping.custom_properties import apply_mapped_properties
@@ -71,32 +72,33 @@ class _BatchContext:
     """The fields that are the same for every event of a batch, formatted once."""
 
     scope: Scope
-    values: dict[str, JsonObject]
-    """Per TikTok object, the batch's values."""
+    values: list[JsonObject]
+    """The batch's values per object of the batch plan, then an empty object (for the plans' others)."""
     missing: list[str]
     """Warnings of absent batch fields, counted for each forwarded event."""
     identified: bool
-    plans: dict[str, tuple[Plan, tuple[JsonObject, ...]]]
-    """Per event type with fields of its own, its plan and the batch's values of each of its objects."""
-    plan: tuple[Plan, tuple[JsonObject, ...]]
-    """The same for every other event type."""
+    plans: dict[str, tuple[Plan, tuple[JsonObject, ...]]] = field(default_factory=dict)
+    """Per event type seen, its plan and the objects its events start from (copied for each event)."""
+
+    def plan(self, event_type: str) -> tuple[Plan, tuple[JsonObject, ...]]:
+        plan = PLANS_BY_TYPE.get(event_type, EVENT_PLAN)
+        found = self.plans[event_type] = (plan, tuple(map(self.values.__getitem__, plan.from_batch)))
+        return found
+
+
+_NO_EVENT: Final = Event("unknown")
 
 
 def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[str]) -> _BatchContext:
-    scope = Scope(batch, settings, warnings)
-    objects: list[JsonObject] = [{} for _ in BATCH_PLAN.objects]
+    scope = Scope(batch, settings, warnings, _NO_EVENT)
+    values: list[JsonObject] = [{} for _ in BATCH_PLAN.objects]
     missing: list[str] = []
-    BATCH_PLAN.apply(objects, scope, scope, missing)
+    BATCH_PLAN.apply(values, scope, scope, missing)
+    values.append({})  # index -1: where an object of an event plan without batch values starts
     for name in scope.pending:  # e.g. an unparseable phone number: once per batch
         warnings[name] += 1
-    values = {name: value for name, value in zip(BATCH_PLAN.objects, objects, strict=True) if value}
-    identified = any(key in values.get(section, {}) for section, key in IDENTIFIERS)
-
-    def with_values(plan: Plan) -> tuple[Plan, tuple[JsonObject, ...]]:
-        return plan, tuple(values.get(name, {}) for name in plan.objects)
-
-    plans = {event_type: with_values(plan) for event_type, plan in PLANS_BY_TYPE.items()}
-    return _BatchContext(scope, values, missing, identified, plans, with_values(EVENT_PLAN))
+    identified = any(key in values[index] for index, key in IDENTIFIERS)
+    return _BatchContext(scope, values, missing, identified)
 
 
 # --- per event -----------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def _tiktok_event(
     scope.pending.clear()
     if context.missing:
         scope.pending.extend(context.missing)
-    plan, values = context.plans.get(event.event_type, context.plan)
+    plan, values = context.plans.get(event.event_type) or context.plan(event.event_type)
     objects = list(map(dict.copy, values))  # fresh objects, holding the batch's values
     reason = plan.apply(objects, scope, scope, scope.pending)
     if reason is not None:

@@ -40,12 +40,15 @@ class Plan:
     """The TikTok objects the rows fill, in output order: "" (the event itself), `user`, `page`, ..."""
     children: tuple[tuple[int, str], ...]
     """(index, name) of the objects nested in the event (all but the first)."""
+    from_batch: tuple[int, ...]
+    """Per object, the index of the same object in the batch plan (-1: none), whose values it starts with."""
     rows: tuple[Row, ...]
     apply: Apply
     code: str
 
 
-def plan(fields: Iterable[Field]) -> Plan:
+def plan(fields: Iterable[Field], batch_objects: tuple[str, ...] = ()) -> Plan:
+    """The plan of these fields; `batch_objects`: those of the batch plan, whose values events start with."""
     objects = [""]
     rows = []
     for row in fields:
@@ -62,7 +65,8 @@ def plan(fields: Iterable[Field]) -> Plan:
         target = objects.index(row.section)
         rows.append(Row(target, row.key, row.source.get, step, row.required, row.missing, row.default))
     apply, code = _compiled(tuple(rows))
-    return Plan(tuple(objects), tuple(enumerate(objects))[1:], tuple(rows), apply, code)
+    from_batch = tuple(batch_objects.index(name) if name in batch_objects else -1 for name in objects)
+    return Plan(tuple(objects), tuple(enumerate(objects))[1:], from_batch, tuple(rows), apply, code)
 
 
 def _compiled(rows: tuple[Row, ...]) -> tuple[Apply, str]:
@@ -117,12 +121,15 @@ def _plain_items(
 
 BATCH_PLAN: Final = plan(row for row in EVENT_FIELDS if row.per_batch)
 """The fields that are the same for every event of a batch (identities, IP, user agent): once per batch."""
-EVENT_PLAN: Final = plan(row for row in EVENT_FIELDS if not row.per_batch)
+EVENT_PLAN: Final = plan((row for row in EVENT_FIELDS if not row.per_batch), BATCH_PLAN.objects)
 """The fields of each event, of a type without fields of its own."""
 PLANS_BY_TYPE: Final = {
-    event_type: plan([row for row in EVENT_FIELDS if not row.per_batch] + list(fields))
+    event_type: plan([row for row in EVENT_FIELDS if not row.per_batch] + list(fields), BATCH_PLAN.objects)
     for event_type, fields in FIELDS_BY_EVENT_TYPE.items()
 }
-IDENTIFIERS: Final = tuple((row.section, row.key) for row in EVENT_FIELDS if row.identifier)
+IDENTIFIERS: Final = tuple(
+    (BATCH_PLAN.objects.index(row.section), row.key) for row in EVENT_FIELDS if row.identifier
+)
+"""(index of its object in the batch plan, key) of each user identifier."""
 assert all(row.required is None for row in EVENT_FIELDS if row.per_batch), "batch fields skip no event"
 assert not any(row.per_batch for fields in FIELDS_BY_EVENT_TYPE.values() for row in fields)

@@ -6,7 +6,9 @@ type). A value that was present but could not be read is left out and named in `
 the mapper only copies typed values and counts what the parsers refused.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 IdentityEncoding = Literal["raw", "sha256"]
@@ -38,8 +40,12 @@ class Product:
 class ConsentState:
     """The user's consent: purpose (lower-cased) → consented, for GDPR purposes and CCPA's data sale."""
 
-    gdpr: dict[str, bool] = field(default_factory=dict)
-    ccpa: dict[str, bool] = field(default_factory=dict)
+    gdpr: Mapping[str, bool] = MappingProxyType({})
+    ccpa: Mapping[str, bool] = MappingProxyType({})
+
+
+NO_CONSENT = ConsentState()
+"""A batch without consent state (one shared, read-only instance)."""
 
 
 @dataclass(slots=True)
@@ -90,4 +96,4 @@ class Batch:
     """The device's language, lower-cased (`en`)."""
     locale_country: str | None = None
     """The device's country, upper-cased (`US`; Firehose's `en_US` is read as `US`)."""
-    consent: ConsentState = field(default_factory=ConsentState)
+    consent: ConsentState = NO_CONSENT
