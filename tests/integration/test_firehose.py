@@ -6,6 +6,7 @@ Firehose request to /firehose): TikTok must receive identical request bodies.
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -139,10 +140,19 @@ def webhook_batch(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def server_uuid(client_uuid: str) -> str:
+    """mParticle's own id for an event: another UUID than the client's message id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, client_uuid))
+
+
 def firehose_request(events: list[dict[str, Any]], encoding: str = "raw") -> dict[str, Any]:
     def render(spec: dict[str, Any]) -> dict[str, Any]:
+        # As real Firehose events come: mParticle's own `id` and the client's message id as `source_id`
+        # (the Webhook's `source_message_id`).
         event: dict[str, Any] = {
-            "id": spec["uuid"],
+            "id": server_uuid(spec["uuid"]),
+            "source_id": spec["uuid"],
+            "session_id": 6051321688317951794,
             "timestamp_ms": spec["timestamp_ms"],
             "attributes": spec["attributes"],
             "custom_flags": spec["flags"],
@@ -235,6 +245,7 @@ def test_native_mappings_produce_identical_tiktok_requests_from_both_protocols(
     assert (w_status, f_status) == (200, 200)
     assert [body["data"][0]["event"] for body in from_webhook] == [tiktok_event]
     assert from_firehose == from_webhook
+    assert from_firehose[0]["data"][0]["event_id"] == events[0]["uuid"] != server_uuid(events[0]["uuid"])
     assert outcome(f_answer) == outcome(w_answer)
     assert f_answer["forwarded"] == 1
 

@@ -283,6 +283,28 @@ def test_rejection_is_dead_lettered_as_not_retryable_without_retrying(stack: Sta
     assert golden.matches(letter["request"], expected_request["body"])
 
 
+def test_an_email_address_in_the_page_url_reaches_neither_tiktok_nor_the_dead_letter_queue(
+    stack: Stack,
+) -> None:
+    batch = sample_batch("webhook-add-to-cart")
+    flags = batch["events"][0]["data"]["custom_flags"]
+    flags["TikTok.URL"] = "https://shop.example.com/welcome?utm_source=tiktok&email=sam.smith%40example.org"
+    flags["TikTok.Referrer"] = "https://shop.example.com/signup?email=sam.smith@example.org&step=2"
+    stack.sandbox.fail_next({"kind": "tiktok_code", "code": 40002, "message": "Invalid parameter"})
+
+    status, body = stack.invoke(batch_event(batch))
+
+    assert (status, body["dead_lettered"], body["warnings"]["email_removed_from_url"]) == (200, 1, 2)
+    [sent] = [request.body for request in stack.sandbox.requests()]
+    [letter] = stack.dead_letters()
+    assert sent["data"][0]["page"] == {
+        "url": "https://shop.example.com/welcome?utm_source=tiktok",
+        "referrer": "https://shop.example.com/signup?step=2",
+    }
+    assert letter["request"]["data"][0]["page"] == sent["data"][0]["page"]
+    assert "sam.smith" not in json.dumps(sent) + json.dumps(letter)
+
+
 def test_rotated_token_is_refetched_once_and_used(stack: Stack) -> None:
     # Given TikTok only accepts a new token, and the secret was rotated after the connector cached it
     stack.invoke(load_event("webhook-add-to-cart"))

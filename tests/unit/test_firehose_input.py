@@ -72,7 +72,7 @@ def test_purchase_sample_reads_into_the_internal_model() -> None:
         ("2203001", "Sport Socks", "apparel", 15.0, 1),
     ]
     assert event.custom_attributes == {"checkout_variant": "one-page"}
-    assert event.custom_flags["TikTok.URL"] == "https://shop.example.com/checkout/complete"
+    assert event.custom_flags["tiktok.url"] == "https://shop.example.com/checkout/complete"
     assert parsed.account_settings["pixelId"] == demo.PIXEL_ID
     assert parsed.account_id == "123456"
 
@@ -294,3 +294,122 @@ def test_a_sha256_identity_is_passed_through_as_the_hash_of_the_normalised_value
     user = mapped.payload["user"]
     assert isinstance(user, dict)
     assert user["email"] == SHA256_EMAIL == hashlib.sha256(b"jane.doe@example.com").hexdigest()
+
+
+# --- ids: the client's message id first ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ids", "event_id", "source_event_id"),
+    [
+        ({"id": "server-uuid", "source_id": "client-uuid"}, "client-uuid", "server-uuid"),
+        ({"id": "server-uuid"}, "server-uuid", "server-uuid"),
+        ({"source_id": "client-uuid"}, "client-uuid", "client-uuid"),
+        ({"id": "server-uuid", "source_id": "  "}, "server-uuid", "server-uuid"),
+    ],
+)
+def test_the_tiktok_event_id_is_the_source_id_when_present(
+    ids: dict[str, str], event_id: str, source_event_id: str
+) -> None:
+    # `source_id` is the client's message id, the Webhook's `source_message_id`: the same event sent
+    # both ways reaches TikTok with one event_id, and TikTok keeps one.
+    event = {"type": "product_action", "action": "add_to_cart", "timestamp_ms": 1741954212345, **ids}
+
+    [parsed] = parse_event_processing_request(request(events=[event])).batch.events
+
+    assert (parsed.event_id, parsed.source_event_id) == (event_id, source_event_id)
+
+
+# --- typed values, as on the Webhook route ---------------------------------------------------------------
+
+
+def test_values_are_typed_with_the_webhook_readers() -> None:
+    event = {
+        "type": "product_action",
+        "id": "e-1",
+        "timestamp_ms": "1741954212345",
+        "action": "purchase",
+        "transaction_id": 9007199254740993,
+        "total_amount": "lots",
+        "currency_code": " eur ",
+        "products": [{"id": 7, "price": "9.90", "quantity": "x"}],
+        "attributes": {"seats": 3, "vip": False},
+        "custom_flags": {"TikTok.URL": ["https://shop.example.com/p"]},
+    }
+
+    [parsed] = parse_event_processing_request(request(events=[event])).batch.events
+
+    assert (parsed.timestamp_ms, parsed.transaction_id, parsed.total_amount) == (
+        1741954212345,
+        "9007199254740993",
+        None,
+    )
+    assert parsed.currency_code == "EUR"
+    assert [(p.id, p.price, p.quantity) for p in parsed.products] == [("7", 9.9, None)]
+    assert sorted(parsed.warnings) == ["invalid_quantity", "invalid_value"]
+    assert parsed.custom_attributes == {"seats": "3", "vip": "false"}
+    assert parsed.custom_flags == {"tiktok.url": "https://shop.example.com/p"}
+
+
+def test_integer_identity_values_are_read_as_their_decimal_string() -> None:
+    identities = [
+        {"type": "customer", "encoding": "raw", "value": 123456},
+        {"type": "other2", "encoding": "raw", "value": 9007199254740993},
+        {"type": "other3", "encoding": "raw", "value": True},
+        {"type": "other4", "encoding": "raw", "value": 2.5},
+    ]
+
+    parsed = parse_event_processing_request(request(user_identities=identities))
+
+    assert parsed.batch.identities == {
+        "customer_id": Identity("123456"),
+        "other_id_2": Identity("9007199254740993"),
+    }
+
+
+# --- user attributes, device locale, consent (parsed for fields to come) --------------------------------
+
+# As the mParticle Firehose Java SDK's example request carries them.
+SDK_EXAMPLE_PARTS: dict[str, Any] = {
+    "user_attributes": {
+        "$City": "Boca Raton",
+        "$FirstName": "Brian",
+        "$Zip": "33431",
+        "$LastName": "O'Brian",
+    },
+    "runtime_environment": {
+        "type": "android",
+        "client_ip_address": "192.168.1.15",
+        "locale_language": "en",
+        "locale_country": "en_US",
+    },
+    "consent_state": {
+        "gdpr_consent_state": {"consentPurpose": {"consented": True, "document": "document"}},
+        "ccpa_consent_state": {"data_sale_opt_out": {"consented": True, "document": "document"}},
+    },
+}
+
+
+def test_user_attributes_locale_and_consent_of_the_sdk_example_are_read() -> None:
+    batch = parse_event_processing_request(request(**SDK_EXAMPLE_PARTS)).batch
+
+    assert batch.user_attributes == {
+        "$city": "Boca Raton",
+        "$firstname": "Brian",
+        "$zip": "33431",
+        "$lastname": "O'Brian",
+    }
+    assert (batch.locale_language, batch.locale_country) == ("en", "US")
+    assert (batch.consent.gdpr, batch.consent.ccpa) == ({"consentpurpose": True}, {"data_sale_opt_out": True})
+    assert batch.ip == "192.168.1.15"
+
+
+def test_consent_in_the_sdk_schema_names_is_read_too() -> None:
+    consent = {
+        "gdpr": {"marketing": {"consented": False}},
+        "ccpa": {"data_sale_opt_out": {"consented": True}},
+    }
+
+    batch = parse_event_processing_request(request(consent_state=consent)).batch
+
+    assert (batch.consent.gdpr, batch.consent.ccpa) == ({"marketing": False}, {"data_sale_opt_out": True})

@@ -820,3 +820,67 @@ def test_test_event_code_is_top_level_only_when_set() -> None:
 def test_a_batch_without_events_receives_zero(document: object) -> None:
     result = run(document)
     assert (result.received, result.mapped, dict(result.skipped)) == (0, [], {})
+
+
+# --- privacy in page URLs --------------------------------------------------------------------------
+
+
+def test_email_parameters_are_removed_from_page_url_and_referrer_and_counted() -> None:
+    flags = {
+        "TikTok.URL": "https://shop.example.com/thanks?order=7&email=jane.doe%40example.com",
+        "TikTok.Referrer": "https://shop.example.com/signup?e=jane.doe@example.com#form",
+    }
+
+    result = run(batch(commerce(custom_flags=flags)))
+
+    assert payload_at(result)["page"] == {
+        "url": "https://shop.example.com/thanks?order=7",
+        "referrer": "https://shop.example.com/signup#form",
+    }
+    assert result.warnings["email_removed_from_url"] == 2
+    assert "example.com&" not in json.dumps(payload_at(result)) and "%40" not in json.dumps(
+        payload_at(result)
+    )
+
+
+def test_a_skipped_event_counts_no_email_removal() -> None:
+    flags = {"TikTok.URL": "https://shop.example.com/?email=jane.doe%40example.com"}
+
+    result = run(batch(commerce("refund", custom_flags=flags)))
+
+    assert (dict(result.skipped), dict(result.warnings)) == ({"unsupported_event": 1}, {})
+
+
+# --- typed once: the parser's warnings count when the event is forwarded ----------------------------------
+
+
+def test_unreadable_values_count_only_for_forwarded_events() -> None:
+    bad = {"products": [{"id": "A", "price": "free", "quantity": "many"}], "total_amount": "lots"}
+    forwarded = with_action(commerce("purchase"), **bad)
+    skipped = with_action(commerce("refund"), **bad)
+
+    result = run(batch(forwarded, skipped, commerce(timestamp_unixtime_ms=5)))
+
+    assert dict(result.warnings) == {
+        "invalid_price": 1,
+        "invalid_quantity": 1,
+        "invalid_value": 1,
+        "invalid_timestamp": 1,
+    }
+    assert payload_at(result)["properties"]["contents"] == [{"content_id": "A"}]
+
+
+@pytest.mark.parametrize("name", ["TikTok.URL", "tiktok.url", "TIKTOK.URL"])
+def test_flag_names_are_case_insensitive(name: str) -> None:
+    assert single(batch(commerce(custom_flags={name: URL})))["page"] == {"url": URL}
+
+
+@pytest.mark.parametrize(
+    "identities",
+    [{"customer_id": 123456}, [{"identity_type": "customer_id", "identity": 123456}]],
+    ids=["inbound object", "outbound list"],
+)
+def test_an_identity_sent_as_a_json_number_hashes_its_decimal_string(identities: object) -> None:
+    user = single(batch(commerce(), user_identities=identities))["user"]
+
+    assert identifiers(user) == {"external_id": sha256("123456")}

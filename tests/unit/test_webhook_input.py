@@ -347,17 +347,19 @@ def test_commerce_fields() -> None:
     )
     assert event.product_action == "purchase"
     assert event.transaction_id == "ORD-1"
-    assert event.total_amount == "74.50"
-    assert event.currency_code == "usd"
+    assert event.total_amount == 74.5  # typed once, here: the mapper copies it
+    assert event.currency_code == "USD"
     assert len(event.products) == 1
     product = event.products[0]
     assert (product.id, product.name, product.category, product.price, product.quantity) == (
-        1077218,
+        "1077218",
         "Shoe",
         "apparel",
-        "25",
-        "2",
+        25,
+        2,
     )
+    assert type(product.price) is int and type(product.quantity) is int
+    assert event.warnings == ()
 
 
 def test_currency_code_is_read_at_event_data_level_first() -> None:
@@ -399,9 +401,9 @@ def test_custom_flags_as_string_or_list() -> None:
             ]
         }
     )
-    assert event.custom_flags == {
-        "TikTok.URL": "https://shop.example.com/a",
-        "TikTok.Referrer": "https://www.tiktok.com/",
+    assert event.custom_flags == {  # by lower-cased name: flag names are case-insensitive
+        "tiktok.url": "https://shop.example.com/a",
+        "tiktok.referrer": "https://www.tiktok.com/",
     }
 
 
@@ -442,3 +444,193 @@ def test_the_array_sample_isolates_its_malformed_event() -> None:
 def test_the_bad_request_sample_is_a_bad_request() -> None:
     with pytest.raises(BadRequestError):
         parse_webhook_body(api_gateway_body("webhook-bad-request.json"))
+
+
+# --- typed once, at the edge ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("product_action", "product", "typed", "warnings"),
+    [
+        ({"total_amount": "74.50"}, {"price": "25", "quantity": "2.0"}, (74.5, 25, 2), ()),
+        ({"total_amount": 1e20}, {"price": 25.5, "quantity": 2}, (None, 25.5, 2), ("invalid_value",)),
+        (
+            {"total_amount": "lots"},
+            {"price": "free", "quantity": 1.5},
+            (None, None, None),
+            (
+                "invalid_value",
+                "invalid_price",
+                "invalid_quantity",
+            ),
+        ),
+        (
+            {"total_amount": True},
+            {"price": [1], "quantity": "many"},
+            (None, None, None),
+            (
+                "invalid_value",
+                "invalid_price",
+                "invalid_quantity",
+            ),
+        ),
+        ({}, {}, (None, None, None), ()),
+    ],
+)
+def test_amounts_are_read_once_and_what_cannot_be_read_is_named(
+    product_action: dict[str, Any],
+    product: dict[str, Any],
+    typed: tuple[object, ...],
+    warnings: tuple[str, ...],
+) -> None:
+    event = commerce()
+    event["data"]["product_action"] |= product_action
+    event["data"]["product_action"]["products"] = [{"id": "A", **product}]
+
+    parsed = only_event({"events": [event]})
+
+    assert (parsed.total_amount, parsed.products[0].price, parsed.products[0].quantity) == typed
+    assert sorted(parsed.warnings) == sorted(warnings)
+    for value in typed:
+        assert value is None or type(value) in (int, float)
+
+
+@pytest.mark.parametrize("timestamp", [5, "1741954212", 10**19, -1741954212345])
+def test_an_implausible_event_time_is_named_and_the_batch_time_taken(timestamp: object) -> None:
+    batch = parse_one(
+        {"timestamp_unixtime_ms": 1741954213001, "events": [commerce(timestamp_unixtime_ms=timestamp)]}
+    )
+
+    assert batch.events[0].timestamp_ms == 1741954213001
+    assert batch.events[0].warnings == ("invalid_timestamp",)
+
+
+def test_an_implausible_batch_time_is_none() -> None:
+    batch = parse_one({"timestamp_unixtime_ms": 17, "events": [commerce(timestamp_unixtime_ms=None)]})
+
+    assert (batch.timestamp_ms, batch.events[0].timestamp_ms, batch.events[0].warnings) == (None, None, ())
+
+
+def test_custom_attributes_are_text() -> None:
+    attributes = {
+        "plan": "pro",
+        "seats": 10,
+        "ratio": 2.5,
+        "trial": True,
+        "tags": ["a"],
+        "meta": {"x": 1},
+        "gone": None,
+    }
+
+    event = only_event(
+        {"events": [{"event_type": "custom_event", "data": {"custom_attributes": attributes}}]}
+    )
+
+    assert event.custom_attributes == {
+        "plan": "pro",
+        "seats": "10",
+        "ratio": "2.5",
+        "trial": "true",
+        "tags": None,
+        "meta": None,
+    }
+
+
+def test_flags_are_keyed_by_lower_cased_name_trimmed_first_non_blank_wins() -> None:
+    flags = {
+        "TikTok.URL": " https://a.example/ ",
+        "TIKTOK.URL": "https://b.example/",
+        "TikTok.Referrer": "  ",
+    }
+
+    assert only_event({"events": [commerce(custom_flags=flags)]}).custom_flags == {
+        "tiktok.url": "https://a.example/"
+    }
+
+
+# --- identities given as JSON numbers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "identities",
+    [
+        {
+            "customer_id": 123456,
+            "other_id_2": BEYOND_FLOAT,
+            "other_id_4": 18446744073709551617,
+            "email": True,
+            "other": 1.5,
+            "other_id_3": 7.0,
+        },
+        [
+            {"identity_type": "customer_id", "identity": 123456},
+            {"identity_type": "other_id_2", "identity": BEYOND_FLOAT},
+            {"identity_type": "other_id_4", "identity": 18446744073709551617},
+            {"identity_type": "email", "identity": False},
+            {"identity_type": "other", "identity": 1.5},
+            {"identity_type": "other_id_3", "identity": 7.0},
+        ],
+    ],
+    ids=["inbound object", "outbound list"],
+)
+def test_integer_identities_are_read_as_their_decimal_string(identities: object) -> None:
+    # Exact to the last digit, never through a float; beyond 2**64 the JSON reader itself would give a
+    # float, so such a value is left out rather than hashed rounded. Booleans and fractions are no ids.
+    batch = parse_one({"user_identities": identities})
+
+    assert {k: v.value for k, v in batch.identities.items()} == {
+        "customer_id": "123456",
+        "other_id_2": "9007199254740993",
+    }
+
+
+# --- user attributes, device locale, consent (parsed for fields to come) --------------------------------
+
+
+def test_user_attributes_locale_and_consent_are_read() -> None:
+    batch = parse_one(
+        {
+            "user_attributes": {
+                "$FirstName": "Jane",
+                "$firstname": "Other",
+                "$Zip": 94107,
+                "tags": ["a"],
+                "x": " ",
+            },
+            "device_info": {"locale_language": "EN", "locale_country": "us"},
+            "consent_state": {
+                "gdpr": {"Marketing": {"consented": True}, "analytics": {"consented": "yes"}},
+                "ccpa": {"data_sale_opt_out": {"consented": False, "document": "d"}},
+            },
+        }
+    )
+
+    assert batch.user_attributes == {"$firstname": "Jane", "$zip": "94107"}
+    assert (batch.locale_language, batch.locale_country) == ("en", "US")
+    assert batch.consent.gdpr == {"marketing": True}
+    assert batch.consent.ccpa == {"data_sale_opt_out": False}
+
+
+@pytest.mark.parametrize(
+    ("language", "country", "expected"),
+    [
+        ("en", "US", ("en", "US")),
+        ("en", "en_US", ("en", "US")),
+        ("pt-BR", "pt-BR", ("pt", "BR")),
+        ("es", "419", ("es", "419")),
+        ("", "  ", (None, None)),
+        ("english!", "USA1", (None, None)),
+        (None, 5, (None, None)),
+    ],
+)
+def test_device_locale(language: object, country: object, expected: tuple[str | None, str | None]) -> None:
+    batch = parse_one({"device_info": {"locale_language": language, "locale_country": country}})
+
+    assert (batch.locale_language, batch.locale_country) == expected
+
+
+@pytest.mark.parametrize("consent", [None, "granted", {"gdpr": "x", "ccpa": ["y"]}, {"gdpr": {"p": "yes"}}])
+def test_unreadable_consent_is_empty(consent: object) -> None:
+    batch = parse_one({"consent_state": consent})
+
+    assert (batch.consent.gdpr, batch.consent.ccpa) == ({}, {})

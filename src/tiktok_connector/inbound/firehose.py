@@ -1,15 +1,30 @@
-"""mParticle's Firehose messages (partner protocol, SPEC 2.2) parsed into the internal model.
+"""mParticle's Firehose messages (its partner protocol over HTTPS) parsed into the typed internal model.
 
-Only the names differ from the Webhook batch: a `product_action` event is a `commerce_event`,
-`attributes` are the custom attributes, the event's `id` UUID plays the role of `source_message_id`.
-Mapping stays in `mapping.py`, shared with the Webhook path.
+Mostly only the names differ from the Webhook batch: a `product_action` event is a `commerce_event`,
+`attributes` are the custom attributes, and an event's `source_id` (the client's message id) is the
+Webhook's `source_message_id`, while its `id` is mParticle's own. The values are read with the readers
+the Webhook parser uses, so both routes give the same typed model and the same TikTok events.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from tiktok_connector.inbound.readers import custom_flags, derived_event_id, object_or_empty, read_products
+from tiktok_connector.inbound.readers import (
+    BATCH_READS,
+    COMMERCE_READS,
+    consent_state,
+    custom_attributes,
+    custom_flags,
+    derived_event_id,
+    identity_text,
+    locale,
+    plausible_ms,
+    read_event_time,
+    read_products,
+    read_values,
+    user_attributes,
+)
 from tiktok_connector.inbound.registration import (
     ACCESS_TOKEN,
     CONTENT_TYPE,
@@ -24,7 +39,7 @@ from tiktok_connector.mapping.identities import canonical_identity_type
 from tiktok_connector.mapping.settings import MappingSettings, validated_mapping_settings
 from tiktok_connector.model.events import Batch, Event, Identity, IdentityEncoding
 from tiktok_connector.platform.errors import BadRequestError, ConfigurationError
-from tiktok_connector.platform.values import to_int64, to_text
+from tiktok_connector.platform.values import to_text
 
 REGISTRATION_REQUEST: Final = "module_registration_request"
 EVENT_PROCESSING_REQUEST: Final = "event_processing_request"
@@ -48,6 +63,10 @@ _SETTING_NAMES: Final = {
     "phone_identity_type": PHONE_IDENTITY_TYPE,
     "content_type": CONTENT_TYPE,
 }
+_BATCH_READS: Final = BATCH_READS["firehose"]
+_COMMERCE_READS: Final = COMMERCE_READS["firehose"]
+assert _BATCH_READS.containers == ("", "runtime_environment"), "the request and its runtime environment"
+assert _COMMERCE_READS.containers == ("",), "a product action's values sit in the event itself"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +125,23 @@ def parse_event_processing_request(document: Mapping[str, object]) -> EventProce
         raw_events = []
     elif not isinstance(raw_events, list):
         raise BadRequestError("events must be a list of events")
-    account = document.get("account")
-    if account is not None and not isinstance(account, dict):
-        raise BadRequestError("account must be an object")
-    account = account or {}
-    runtime = document.get("runtime_environment")
-    if runtime is None:
-        runtime = {}
-    elif not isinstance(runtime, dict):
-        raise BadRequestError("runtime_environment must be an object")
+    account = _object_at(document, "account")
+    runtime = _object_at(document, "runtime_environment")
     request_id = message_id(document)
     mpid = to_text(document.get("mpid"))
+    timestamp_ms = plausible_ms(document.get("timestamp_ms"))
+    language, country = locale(runtime.get("locale_language"), runtime.get("locale_country"))
     batch = Batch(
-        events=[_parse_event(item, mpid) for item in raw_events],
+        events=[_parse_event(item, mpid, timestamp_ms) for item in raw_events],
         identities=_parse_identities(document.get("user_identities")),
-        ip=_present(runtime.get("client_ip_address")),
-        user_agent=_present(runtime.get("http_header_user_agent")),
         batch_id=request_id,
-        timestamp_ms=to_int64(document.get("timestamp_ms")),
+        timestamp_ms=timestamp_ms,
+        user_attributes=user_attributes(document.get("user_attributes")),
+        locale_language=language,
+        locale_country=country,
+        consent=consent_state(document.get("consent_state")),
     )
+    read_values(batch, (document, runtime), _BATCH_READS)
     return EventProcessingRequest(
         id=request_id,
         batch=batch,
@@ -163,6 +180,16 @@ def connection_settings(
     return ConnectionSettings(pixel_id=pixel_id, mapping=mapping, access_token=setting(ACCESS_TOKEN) or None)
 
 
+def _object_at(document: Mapping[str, object], key: str) -> dict[str, object]:
+    """An optional object of the request: {} when absent, a 400 naming it when it is something else."""
+    value = document.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequestError(f"{key} must be an object")
+    return value
+
+
 def _parse_account_settings(raw: object) -> dict[str, str]:
     """Settings arrive as strings; numbers and booleans are read as their text, anything else ignored."""
     if raw is None:
@@ -190,8 +217,9 @@ def _parse_identities(raw: object) -> dict[str, Identity]:
     for item in raw:
         if not isinstance(item, dict):
             continue
-        identity_type, encoding, value = item.get("type"), item.get("encoding", "raw"), item.get("value")
-        if not isinstance(identity_type, str) or not isinstance(value, str) or not value.strip():
+        identity_type, encoding = item.get("type"), item.get("encoding", "raw")
+        value = identity_text(item.get("value"))
+        if not isinstance(identity_type, str) or value is None:
             continue
         known_encoding = _ENCODINGS.get(encoding.strip().lower()) if isinstance(encoding, str) else None
         canonical = canonical_identity_type(identity_type)
@@ -200,21 +228,23 @@ def _parse_identities(raw: object) -> dict[str, Identity]:
     return identities
 
 
-def _parse_event(raw: object, mpid: str | None) -> Event:
+def _parse_event(raw: object, mpid: str | None, batch_ms: int | None) -> Event:
     if not isinstance(raw, dict):
         return Event(event_type="unknown", invalid_reason="event is not an object")
     firehose_type = raw.get("type")
     if not isinstance(firehose_type, str):
         return Event(event_type="unknown", invalid_reason="event has no type")
     event_uuid = to_text(raw.get("id"))
+    source_id = to_text(raw.get("source_id"))
     event = Event(
         event_type=_EVENT_TYPES.get(firehose_type, firehose_type),
-        event_id=event_uuid or derived_event_id(raw, mpid),
-        source_event_id=event_uuid,
-        timestamp_ms=to_int64(raw.get("timestamp_ms")),
-        custom_attributes=object_or_empty(raw.get("attributes")),
+        # The client's message id first: the same event sent through the Webhook reaches TikTok once.
+        event_id=source_id or event_uuid or derived_event_id(raw, mpid),
+        source_event_id=event_uuid or source_id,
+        custom_attributes=custom_attributes(raw.get("attributes")),
         custom_flags=custom_flags(raw.get("custom_flags")),
     )
+    read_event_time(event, raw.get("timestamp_ms"), batch_ms)
     if firehose_type == "product_action":
         _read_product_action(event, raw)
     elif firehose_type == "custom_event":
@@ -231,11 +261,6 @@ def _read_product_action(event: Event, raw: dict[str, object]) -> None:
         event.invalid_reason = "products is not a list"
         return
     event.product_action = to_text(raw.get("action"))
-    event.transaction_id = raw.get("transaction_id")
-    event.total_amount = raw.get("total_amount")
-    event.currency_code = raw.get("currency_code")
-    event.products = read_products(products)
-
-
-def _present(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+    if warnings := read_values(event, (raw,), _COMMERCE_READS):
+        event.warnings += warnings
+    read_products(event, products)

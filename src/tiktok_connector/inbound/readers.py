@@ -1,10 +1,142 @@
-"""Readers both input parsers share (Webhook batch, Firehose request): one behaviour, one place."""
+"""Readers both input parsers share (Webhook batch, Firehose request): one behaviour, one place.
+
+The field tables (`mapping.fields`) name, for every value they read, its path on each route and the
+edge reader that types it; `ReadPlan`s compiled from them here fill the typed model. The values every
+event has whatever the tables hold (ids, times, flags, attributes, identities) have their own readers.
+"""
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Final, Literal
 
-from tiktok_connector.model.events import Product
-from tiktok_connector.platform.values import to_flag
+from tiktok_connector.mapping.custom import attribute_text
+from tiktok_connector.mapping.field_types import Field, Reader
+from tiktok_connector.mapping.fields import COMMERCE_FIELDS, EVENT_FIELDS
+from tiktok_connector.model.events import NO_CONSENT, ConsentState, Event, Product
+from tiktok_connector.platform.values import to_flag, to_int64
+
+Route = Literal["webhook", "firehose"]
+
+# Plausible Unix times in milliseconds (2001-09-09 to 2286-11-20): anything else is not a real event
+# time, and TikTok would refuse the whole request over it.
+PLAUSIBLE_MS: Final = range(10**12, 10**13)  # `in` is a comparison for an int, never a scan
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    """What the parsers read for one route and one kind of model object, compiled from the tables."""
+
+    containers: tuple[str, ...]
+    """The objects the values sit in, as dotted paths from the raw object ("": the object itself); the
+    parsers hand them to `read_values` in this order."""
+    rows: tuple[tuple[str, int, str, tuple[int, str] | None, Reader, str | None], ...]
+    """(model attribute, container index, key, another (container index, key) to try when that has no
+    value, edge reader, warning if unreadable)."""
+
+
+def _plan(fields: tuple[Field, ...], kinds: frozenset[str], route: Route) -> ReadPlan:
+    containers = [""]
+    rows = []
+    for row in (row for field in fields for row in (field, *field.items)):
+        source = row.source
+        if source.kind not in kinds or source.read is None:
+            continue
+        places = []
+        for path in source.paths(route):
+            container = ".".join(path[:-1])
+            if container not in containers:
+                containers.append(container)
+            places.append((containers.index(container), path[-1]))
+        assert len(places) <= 2, "a value and at most one place to look for it else"
+        (index, key), *fallback = places
+        rows.append(
+            (source.attribute, index, key, fallback[0] if fallback else None, source.read, source.invalid)
+        )
+    return ReadPlan(tuple(containers), tuple(rows))
+
+
+def _product_plan() -> tuple[tuple[str, Reader, str | None], ...]:
+    """Per attribute of `Product`, in its order: (key, reader, warning); a product's values sit under the
+    same key on both routes."""
+    rows = {
+        item.source.attribute: (item.source.webhook, item.source.read, item.source.invalid)
+        for field in COMMERCE_FIELDS
+        for item in field.items
+        if item.source.read is not None and item.source.kind == "product"
+    }
+    assert all(
+        item.source.webhook == item.source.firehose for field in COMMERCE_FIELDS for item in field.items
+    )
+    order = [attribute.name for attribute in fields(Product)]
+    assert set(rows) == set(order), "each attribute of Product has its row in the tables"
+    return tuple(rows[attribute] for attribute in order)
+
+
+BATCH_READS: Final = {
+    route: _plan(EVENT_FIELDS, frozenset({"batch"}), route) for route in ("webhook", "firehose")
+}
+COMMERCE_READS: Final = {
+    route: _plan(COMMERCE_FIELDS, frozenset({"event"}), route) for route in ("webhook", "firehose")
+}
+_PRODUCT_PLAN: Final = _product_plan()
+assert not _plan(EVENT_FIELDS, frozenset({"event", "product"}), "webhook").rows, (
+    "read every-event values here"
+)
+assert all(invalid is None for plan in BATCH_READS.values() for *_, invalid in plan.rows), "no batch warnings"
+
+
+def read_values(
+    target: object, containers: tuple[Mapping[str, object], ...], plan: ReadPlan
+) -> tuple[str, ...]:
+    """Fill `target`'s attributes as the plan says, from its `containers`; the warnings of unreadable
+    values (present, but the reader refused them)."""
+    warnings: tuple[str, ...] = ()
+    for attribute, index, key, fallback, read, invalid in plan.rows:
+        value = containers[index].get(key)
+        if value is None and fallback is not None:
+            value = containers[fallback[0]].get(fallback[1])
+        if value is not None:
+            typed = read(value)
+            if typed is not None:
+                setattr(target, attribute, typed)
+            elif invalid is not None:
+                warnings += (invalid,)
+    return warnings
+
+
+def read_products(event: Event, items: list[object] | None) -> None:
+    """The event's products; unreadable values become the event's warnings."""
+    products = []
+    for item in items or ():
+        if isinstance(item, dict):
+            values = [None if (raw := item.get(key)) is None else read(raw) for key, read, _ in _PRODUCT_PLAN]
+            if None in values:  # some value absent or unreadable: which?
+                event.warnings += tuple(
+                    invalid
+                    for (key, _, invalid), value in zip(_PRODUCT_PLAN, values, strict=True)
+                    if value is None and invalid is not None and item.get(key) is not None
+                )
+            products.append(Product(*values))
+    event.products = products
+
+
+def plausible_ms(value: object) -> int | None:
+    """A Unix time in milliseconds (int64 as number or decimal string), if it is a plausible one."""
+    timestamp = value if type(value) is int else to_int64(value)
+    return timestamp if timestamp is not None and timestamp in PLAUSIBLE_MS else None
+
+
+def read_event_time(event: Event, value: object, batch_ms: int | None) -> None:
+    """The event's time, else its batch's; an implausible one is counted (`invalid_timestamp`)."""
+    timestamp = value if type(value) is int else to_int64(value)
+    if timestamp is not None and timestamp in PLAUSIBLE_MS:
+        event.timestamp_ms = timestamp
+        return
+    if timestamp is not None:
+        event.warnings += ("invalid_timestamp",)
+    event.timestamp_ms = batch_ms
 
 
 def object_or_empty(value: object) -> dict[str, object]:
@@ -12,25 +144,84 @@ def object_or_empty(value: object) -> dict[str, object]:
 
 
 def custom_flags(value: object) -> dict[str, str]:
-    """Flags as strings: a string value, or the first element of a list (native SDKs send lists)."""
+    """Flags by lower-cased name, trimmed, blank ones left out; a list gives its first element (native
+    SDKs send lists). When two names differ only in case, the first non-blank one counts."""
     if not isinstance(value, dict):
         return {}
-    return {key: flag for key, raw in value.items() if (flag := to_flag(raw)) is not None}
+    flags: dict[str, str] = {}
+    for name, raw in value.items():
+        text = raw if type(raw) is str else to_flag(raw)
+        if text is not None and (text := text.strip()):
+            flags.setdefault(name.lower(), text)
+    return flags
 
 
-def read_products(items: list[object] | None) -> list[Product]:
-    """The products both protocols send (`id`, `name`, `category`, `price`, `quantity`)."""
-    return [
-        Product(
-            id=item.get("id"),
-            name=item.get("name"),
-            category=item.get("category"),
-            price=item.get("price"),
-            quantity=item.get("quantity"),
-        )
-        for item in items or ()
-        if isinstance(item, dict)
-    ]
+def custom_attributes(value: object) -> dict[str, str | None]:
+    """Attributes as text; a list or object is kept as None (present, but no text a mapping can use)."""
+    if not isinstance(value, dict):
+        return {}
+    for raw in value.values():
+        if type(raw) is not str:
+            return {name: attribute_text(raw) for name, raw in value.items() if raw is not None}
+    return value  # all text already, as mParticle documents them
+
+
+def identity_text(value: object) -> str | None:
+    """An identity value: a non-blank string, or a JSON integer as its decimal string (never via a float;
+    booleans and fractions are no identities)."""
+    if type(value) is str:
+        return value if value.strip() else None
+    return str(value) if type(value) is int else None
+
+
+def user_attributes(value: object) -> dict[str, str]:
+    """User attributes by lower-cased name (real batches carry both `$FirstName` and `$firstname`), as
+    text; blank and list values are left out, and of two names that differ in case the first counts."""
+    if not isinstance(value, dict):
+        return {}
+    attributes: dict[str, str] = {}
+    for name, raw in value.items():
+        text = raw if type(raw) is str else attribute_text(raw)
+        if text is not None and text.strip():
+            attributes.setdefault(name.lower(), text)
+    return attributes
+
+
+def locale(language: object, country: object) -> tuple[str | None, str | None]:
+    """The device's language (lower-cased) and country (upper-cased); a country given as a locale
+    (`en_US`, as real Firehose devices send it) is read as the part after the separator."""
+    language_code = country_code = None
+    if isinstance(language, str):
+        code = language.strip().replace("-", "_").partition("_")[0]
+        if code.isascii() and code.isalpha() and 2 <= len(code) <= 8:
+            language_code = code.lower()
+    if isinstance(country, str):
+        code = country.strip().replace("-", "_").rpartition("_")[2]
+        if code.isascii() and ((code.isalpha() and len(code) == 2) or (code.isdigit() and len(code) == 3)):
+            country_code = code.upper()
+    return language_code, country_code
+
+
+def consent_state(value: object) -> ConsentState:
+    """Consent per purpose. mParticle's schema names the parts `gdpr` / `ccpa`, its Firehose examples
+    `gdpr_consent_state` / `ccpa_consent_state`: both are read, on both routes."""
+    if not isinstance(value, dict):
+        return NO_CONSENT
+    return ConsentState(
+        gdpr=_consented(value, "gdpr", "gdpr_consent_state"),
+        ccpa=_consented(value, "ccpa", "ccpa_consent_state"),
+    )
+
+
+def _consented(state: dict[str, object], *names: str) -> dict[str, bool]:
+    purposes: dict[str, bool] = {}
+    for name in names:
+        part = state.get(name)
+        for purpose, entry in part.items() if isinstance(part, dict) else ():
+            consented = entry.get("consented") if isinstance(entry, dict) else None
+            if isinstance(consented, bool):
+                purposes.setdefault(purpose.strip().lower(), consented)
+    return purposes
 
 
 def derived_event_id(raw: dict[str, object], mpid: str | None) -> str:

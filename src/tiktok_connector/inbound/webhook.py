@@ -1,17 +1,34 @@
-"""mParticle's Webhook output (the outbound JSON batch, SPEC 2.1) parsed into the internal model."""
+"""mParticle's Webhook output (the outbound JSON batch) parsed into the typed internal model."""
 
-import re
 from typing import Final
 
 from tiktok_connector.inbound.json_body import parse_json
-from tiktok_connector.inbound.readers import custom_flags, derived_event_id, object_or_empty, read_products
+from tiktok_connector.inbound.readers import (
+    BATCH_READS,
+    COMMERCE_READS,
+    consent_state,
+    custom_attributes,
+    custom_flags,
+    derived_event_id,
+    identity_text,
+    locale,
+    object_or_empty,
+    plausible_ms,
+    read_event_time,
+    read_products,
+    read_values,
+    user_attributes,
+)
 from tiktok_connector.mapping.identities import canonical_identity_type
 from tiktok_connector.model.events import Batch, Event, Identity
 from tiktok_connector.platform.errors import BadRequestError
 from tiktok_connector.platform.values import to_int64, to_text
 
 _COMMERCE: Final = "commerce_event"
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_BATCH_READS: Final = BATCH_READS["webhook"]
+_COMMERCE_READS: Final = COMMERCE_READS["webhook"]
+assert _BATCH_READS.containers == ("", "device_info"), "the batch and its device info"
+assert _COMMERCE_READS.containers == ("", "product_action"), "an event's data and its product action"
 
 
 def parse_webhook_body(body: bytes) -> list[Batch]:
@@ -32,20 +49,23 @@ def parse_batch(raw: object, where: str) -> Batch:
         raw_events = []
     elif not isinstance(raw_events, list):
         raise BadRequestError(f"{where}.events must be a list of events")
-    device_info = raw.get("device_info")
-    user_agent = device_info.get("http_header_user_agent") if isinstance(device_info, dict) else None
-    ip = raw.get("ip")
-    batch_id = to_text(raw.get("batch_id"))
+    device_info = object_or_empty(raw.get("device_info"))
+    language, country = locale(device_info.get("locale_language"), device_info.get("locale_country"))
+    timestamp_ms = plausible_ms(raw.get("timestamp_unixtime_ms"))
     mpid = to_text(raw.get("mpid"))
-    return Batch(
-        events=[_parse_event(item, mpid) for item in raw_events],
+    batch = Batch(
+        events=[_parse_event(item, mpid, timestamp_ms) for item in raw_events],
         identities=_parse_identities(raw.get("user_identities"), where),
-        ip=ip if isinstance(ip, str) and ip.strip() else None,
-        user_agent=user_agent if isinstance(user_agent, str) and user_agent.strip() else None,
-        batch_id=batch_id,
+        batch_id=to_text(raw.get("batch_id")),
         source_request_id=to_text(raw.get("source_request_id")),
-        timestamp_ms=to_int64(raw.get("timestamp_unixtime_ms")),
+        timestamp_ms=timestamp_ms,
+        user_attributes=user_attributes(raw.get("user_attributes")),
+        locale_language=language,
+        locale_country=country,
+        consent=consent_state(raw.get("consent_state")),
     )
+    read_values(batch, (raw, device_info), _BATCH_READS)
+    return batch
 
 
 def _parse_identities(raw: object, where: str) -> dict[str, Identity]:
@@ -61,15 +81,16 @@ def _parse_identities(raw: object, where: str) -> dict[str, Identity]:
         raise BadRequestError(f"{where}.user_identities must be a list of identities or an object")
     identities: dict[str, Identity] = {}
     for identity_type, value in pairs:
-        if not isinstance(identity_type, str) or not isinstance(value, str) or not value.strip():
+        text = identity_text(value)
+        if not isinstance(identity_type, str) or text is None:
             continue
         canonical = canonical_identity_type(identity_type)
         if canonical is not None and canonical not in identities:
-            identities[canonical] = Identity(value)
+            identities[canonical] = Identity(text)
     return identities
 
 
-def _parse_event(raw: object, mpid: str | None) -> Event:
+def _parse_event(raw: object, mpid: str | None, batch_ms: int | None) -> Event:
     if not isinstance(raw, dict):
         return Event(event_type="unknown", invalid_reason="event is not an object")
     event_type = raw.get("event_type")
@@ -86,10 +107,10 @@ def _parse_event(raw: object, mpid: str | None) -> Event:
         event_type=event_type,
         event_id=source_message_id or source_event_id or derived_event_id(raw, mpid),
         source_event_id=source_event_id or source_message_id,
-        timestamp_ms=to_int64(data.get("timestamp_unixtime_ms")),
-        custom_attributes=object_or_empty(data.get("custom_attributes")),
+        custom_attributes=custom_attributes(data.get("custom_attributes")),
         custom_flags=custom_flags(data.get("custom_flags")),
     )
+    read_event_time(event, data.get("timestamp_unixtime_ms"), batch_ms)
     if event_type == _COMMERCE:
         _read_commerce(event, data)
     elif event_type == "custom_event":
@@ -112,8 +133,6 @@ def _read_commerce(event: Event, data: dict[str, object]) -> None:
         event.invalid_reason = "product_action.products is not a list"
         return
     event.product_action = to_text(product_action.get("action"))
-    event.transaction_id = product_action.get("transaction_id")
-    event.total_amount = product_action.get("total_amount")
-    currency = data.get("currency_code")
-    event.currency_code = currency if currency is not None else product_action.get("currency_code")
-    event.products = read_products(products)
+    if warnings := read_values(event, (data, product_action), _COMMERCE_READS):
+        event.warnings += warnings
+    read_products(event, products)

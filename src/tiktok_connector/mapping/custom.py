@@ -1,4 +1,4 @@
-"""Custom mappings (SPEC 3.4): parsed and validated once at start-up, then matched per event."""
+"""Custom mappings: parsed and validated once at start-up, then matched per event."""
 
 import json
 from collections.abc import Sequence
@@ -65,11 +65,8 @@ class CustomMapping:
             return False
         if self.custom_event_type is not None and event.custom_event_type != self.custom_event_type:
             return False
-        attributes = event.custom_attributes
-        return all(
-            name in attributes and attribute_text(attributes[name]) == expected
-            for name, expected in self.attributes
-        )
+        attributes = event.custom_attributes  # text already: compared as strings
+        return all(attributes.get(name) == expected for name, expected in self.attributes)
 
 
 def find_custom_mapping(mappings: Sequence[CustomMapping], event: Event) -> CustomMapping | None:
@@ -81,7 +78,8 @@ def find_custom_mapping(mappings: Sequence[CustomMapping], event: Event) -> Cust
 
 
 def attribute_text(value: object) -> str | None:
-    """Attributes are compared as strings; JSON booleans compare as `true`/`false`."""
+    """Attributes are compared as strings: non-blank strings as they are, numbers in decimal, JSON
+    booleans as `true`/`false`; None for anything else (a list or an object)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return to_text(value)

@@ -1,25 +1,25 @@
-"""Pure mapping from the internal model to TikTok Events API 2.0 events and requests (SPEC 3, 4).
+"""Pure mapping from the typed internal model to TikTok Events API 2.0 events and requests.
 
+The mapper applies the field tables of `fields.py` (compiled in `plans.py`): for each row it reads the
+typed value, applies the row's formatting step, and sets the TikTok key, leaves it out, counts a warning
+or skips the event, as the row says. Fields whose source is the batch (identities, IP, user agent) are
+formatted once per batch.
 No I/O here: everything is testable without AWS or a network.
 """
 
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
-from tiktok_connector.mapping.custom import CustomMapping, convert_property, find_custom_mapping
-from tiktok_connector.mapping.identities import hashed_identifier
+from tiktok_connector.mapping.custom import CustomMapping, find_custom_mapping
+from tiktok_connector.mapping.custom_properties import apply_mapped_properties
+from tiktok_connector.mapping.field_types import Scope
+from tiktok_connector.mapping.plans import BATCH_PLAN, EVENT_PLAN, IDENTIFIERS, PLANS_BY_TYPE, Plan
 from tiktok_connector.mapping.settings import MappingSettings
-from tiktok_connector.mapping.vocabulary import (
-    CURRENCIES,
-    ITEM_PROPERTIES,
-    MAX_EVENTS_PER_REQUEST,
-    NATIVE_COMMERCE_EVENTS,
-)
-from tiktok_connector.model.events import Batch, Event, Product
+from tiktok_connector.mapping.vocabulary import MAX_EVENTS_PER_REQUEST, NATIVE_COMMERCE_EVENTS
+from tiktok_connector.model.events import Batch, Event
 from tiktok_connector.model.tiktok import JsonObject, SourceRef, TikTokRequest
-from tiktok_connector.platform.values import to_number, to_text, to_whole_number
 
 
 @dataclass(slots=True)
@@ -41,8 +41,11 @@ class MappingResult:
 def map_batches(batches: Iterable[Batch], settings: MappingSettings) -> MappingResult:
     """Map every event of every batch; each one is mapped or skipped with a reason."""
     result = MappingResult()
+    mappings: dict[str, tuple[CustomMapping, ...]] = {}  # by the event type they match, in list order
+    for mapping in settings.custom_mappings:
+        mappings[mapping.event_type] = (*mappings.get(mapping.event_type, ()), mapping)
     for batch in batches:
-        _map_batch(batch, settings, result)
+        _map_batch(batch, settings, mappings, result)
     return result
 
 
@@ -61,36 +64,80 @@ def build_requests(
     return requests
 
 
-def _map_batch(batch: Batch, settings: MappingSettings, result: MappingResult) -> None:
-    identifiers: JsonObject | None = None  # hashed once per batch, only when an event needs them
+# --- per batch -----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _BatchContext:
+    """The fields that are the same for every event of a batch, formatted once."""
+
+    scope: Scope
+    values: list[JsonObject]
+    """The batch's values per object of the batch plan, then an empty object (for the plans' others)."""
+    missing: list[str]
+    """Warnings of absent batch fields, counted for each forwarded event."""
+    identified: bool
+    plans: dict[str, tuple[Plan, tuple[JsonObject, ...]]] = field(default_factory=dict)
+    """Per event type seen, its plan and the objects its events start from (copied for each event)."""
+
+    def plan(self, event_type: str) -> tuple[Plan, tuple[JsonObject, ...]]:
+        plan = PLANS_BY_TYPE.get(event_type, EVENT_PLAN)
+        found = self.plans[event_type] = (plan, tuple(map(self.values.__getitem__, plan.from_batch)))
+        return found
+
+
+_NO_EVENT: Final = Event("unknown")
+
+
+def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[str]) -> _BatchContext:
+    scope = Scope(batch, settings, warnings, _NO_EVENT)
+    values: list[JsonObject] = [{} for _ in BATCH_PLAN.objects]
+    missing: list[str] = []
+    BATCH_PLAN.apply(values, scope, scope, missing)
+    values.append({})  # index -1: where an object of an event plan without batch values starts
+    for name in scope.pending:  # e.g. an unparseable phone number: once per batch
+        warnings[name] += 1
+    identified = any(key in values[index] for index, key in IDENTIFIERS)
+    return _BatchContext(scope, values, missing, identified)
+
+
+# --- per event -----------------------------------------------------------------------------------------
+
+
+def _map_batch(
+    batch: Batch,
+    settings: MappingSettings,
+    mappings: dict[str, tuple[CustomMapping, ...]],
+    result: MappingResult,
+) -> None:
+    context: _BatchContext | None = None  # formatted once per batch, only when an event needs it
     for event in batch.events:
         result.received += 1
         if event.invalid_reason is not None:
             result.skipped["invalid_event"] += 1
             continue
-        mapping = find_custom_mapping(settings.custom_mappings, event)
+        candidates = mappings.get(event.event_type)
+        mapping = find_custom_mapping(candidates, event) if candidates else None
         tiktok_event = mapping.tiktok_event if mapping else _native_event_name(event)
         if tiktok_event is None:
             result.skipped["unsupported_event"] += 1
             continue
-        if identifiers is None:
-            identifiers = _hashed_identifiers(batch, settings, result.warnings)
-        if not identifiers:
+        if context is None:
+            context = _batch_context(batch, settings, result.warnings)
+        if not context.identified:
             result.skipped["no_identifiers"] += 1
             continue
-        page_url = _flag(event.custom_flags, "TikTok.URL")
-        if page_url is None or not page_url.lower().startswith(("http://", "https://")):
-            result.skipped["invalid_page_url"] += 1
+        payload = _tiktok_event(context, event, tiktok_event, mapping)
+        if isinstance(payload, str):
+            result.skipped[payload] += 1
             continue
-        payload = _tiktok_event(event, batch, tiktok_event, mapping, identifiers, page_url, settings, result)
+        # Forwarded: now the warnings of its values count (the parser's and the formatting steps').
+        if event.warnings or context.scope.pending:
+            for name in (*event.warnings, *context.scope.pending):
+                result.warnings[name] += 1
         assert event.event_id is not None  # the parsers always assign one
         result.mapped.append(
-            MappedEvent(
-                payload=payload,
-                source=SourceRef(
-                    event_id=event.event_id, batch_id=batch.batch_id, source_event_id=event.source_event_id
-                ),
-            )
+            MappedEvent(payload, SourceRef(event.event_id, batch.batch_id, event.source_event_id))
         )
 
 
@@ -100,192 +147,28 @@ def _native_event_name(event: Event) -> str | None:
     return NATIVE_COMMERCE_EVENTS.get(event.product_action)
 
 
-def _hashed_identifiers(batch: Batch, settings: MappingSettings, warnings: Counter[str]) -> JsonObject:
-    identifiers: JsonObject = {}
-    for kind, identity_type in settings.identity_types():
-        identity = batch.identities.get(identity_type)
-        if identity is None:
-            continue
-        hashed = hashed_identifier(kind, identity, settings.default_phone_region)
-        if hashed is None:
-            warnings[f"invalid_{kind}"] += 1
-        else:
-            identifiers[kind] = hashed
-    return identifiers
-
-
 def _tiktok_event(
-    event: Event,
-    batch: Batch,
-    tiktok_event: str,
-    mapping: CustomMapping | None,
-    identifiers: JsonObject,
-    page_url: str,
-    settings: MappingSettings,
-    result: MappingResult,
-) -> JsonObject:
-    warnings = result.warnings
-    user = dict(identifiers)
-    if batch.ip:
-        user["ip"] = batch.ip
-    else:
-        warnings["missing_ip"] += 1
-    if batch.user_agent:
-        user["user_agent"] = batch.user_agent
-    else:
-        warnings["missing_user_agent"] += 1
-    callback = _flag(event.custom_flags, "TikTok.Callback")
-    if callback is not None:
-        if callback.startswith("E.C.P"):
-            user["ttclid"] = callback
-        else:
-            warnings["invalid_ttclid"] += 1
-
-    page: JsonObject = {"url": page_url}
-    referrer = _flag(event.custom_flags, "TikTok.Referrer")
-    if referrer:
-        page["referrer"] = referrer
-
-    properties = (
-        _commerce_properties(event, settings, warnings) if event.event_type == "commerce_event" else {}
-    )
+    context: _BatchContext, event: Event, tiktok_event: str, mapping: CustomMapping | None
+) -> JsonObject | str:
+    """The TikTok event, or the reason it is skipped (a required field without a value)."""
+    scope = context.scope
+    scope.event, scope.tiktok_event = event, tiktok_event
+    scope.pending.clear()
+    if context.missing:
+        scope.pending.extend(context.missing)
+    plan, values = context.plans.get(event.event_type) or context.plan(event.event_type)
+    objects = list(map(dict.copy, values))  # fresh objects, holding the batch's values
+    reason = plan.apply(objects, scope, scope, scope.pending)
+    if reason is not None:
+        return reason
+    payload = objects[0]
+    for index, name in plan.children:
+        if objects[index]:
+            payload[name] = objects[index]
     if mapping is not None and mapping.properties:
-        properties = _mapped_properties(mapping, event, properties, settings, warnings)
-
-    payload: JsonObject = {
-        "event": tiktok_event,
-        "event_time": _event_time_seconds(event, batch, warnings),
-        "event_id": event.event_id,
-        "user": user,
-        "page": page,
-    }
-    if properties:
-        payload["properties"] = properties
+        properties = payload.pop("properties", {})
+        assert isinstance(properties, dict)
+        properties = apply_mapped_properties(mapping, event, properties, scope)
+        if properties:
+            payload["properties"] = properties
     return payload
-
-
-# Plausible Unix times in milliseconds (2001-09-09 to 2286-11-20): anything else is not a real event
-# time, and TikTok would refuse the whole request over it.
-_MIN_TIMESTAMP_MS = 10**12
-_MAX_TIMESTAMP_MS = 10**13
-
-
-def _event_time_seconds(event: Event, batch: Batch, warnings: Counter[str]) -> int:
-    if event.timestamp_ms is not None and not _MIN_TIMESTAMP_MS <= event.timestamp_ms < _MAX_TIMESTAMP_MS:
-        warnings["invalid_timestamp"] += 1
-    for timestamp_ms in (event.timestamp_ms, batch.timestamp_ms):
-        if timestamp_ms is not None and _MIN_TIMESTAMP_MS <= timestamp_ms < _MAX_TIMESTAMP_MS:
-            return timestamp_ms // 1000
-    return int(time.time())
-
-
-def _flag(flags: dict[str, str], name: str) -> str | None:
-    value = flags.get(name)
-    if value is None and flags:
-        lowered = name.lower()
-        value = next((v for k, v in flags.items() if k.lower() == lowered), None)
-    return value.strip() or None if value is not None else None
-
-
-def _commerce_properties(event: Event, settings: MappingSettings, warnings: Counter[str]) -> JsonObject:
-    properties: JsonObject = {}
-    contents = [item for product in event.products if (item := _content_item(product, warnings))]
-    if contents:
-        properties["contents"] = contents
-    properties["content_type"] = settings.content_type
-    value = to_number(event.total_amount)
-    if value is None and event.total_amount is not None:
-        warnings["invalid_value"] += 1
-    _set_currency_and_value(properties, to_text(event.currency_code), value, warnings)
-    if event.product_action == "purchase":
-        order_id = to_text(event.transaction_id)
-        if order_id is not None:
-            properties["order_id"] = order_id
-    return properties
-
-
-def _set_currency_and_value(
-    properties: JsonObject, currency: str | None, value: object, warnings: Counter[str]
-) -> None:
-    """A currency TikTok does not list would fail the whole request: leave it out with its value."""
-    if currency is not None:
-        code = currency.strip().upper()
-        if code not in CURRENCIES:
-            warnings["unsupported_currency"] += 1
-            properties.pop("currency", None)
-            properties.pop("value", None)
-            return
-        properties["currency"] = code
-    if value is not None:
-        properties["value"] = value
-
-
-def _content_item(product: Product, warnings: Counter[str]) -> JsonObject | None:
-    item: JsonObject = {}
-    price = to_number(product.price)
-    if price is not None:
-        item["price"] = price
-    elif product.price is not None:
-        warnings["invalid_price"] += 1
-    quantity = to_whole_number(product.quantity)
-    if quantity is not None:
-        item["quantity"] = quantity
-    elif product.quantity is not None:
-        warnings["invalid_quantity"] += 1
-    for key, raw in (
-        ("content_id", product.id),
-        ("content_category", product.category),
-        ("content_name", product.name),
-    ):
-        text = to_text(raw)
-        if text is not None:
-            item[key] = text
-    return item or None
-
-
-def _mapped_properties(
-    mapping: CustomMapping,
-    event: Event,
-    defaults: JsonObject,
-    settings: MappingSettings,
-    warnings: Counter[str],
-) -> JsonObject:
-    """Mapped properties override the native defaults; item properties form one content item."""
-    properties = dict(defaults)
-    item: JsonObject = {}
-    currency: str | None = None
-    value: object = None
-    for name, source in mapping.properties:
-        if source.attribute is None:
-            converted = source.static
-        else:
-            raw = event.custom_attributes.get(source.attribute)
-            if raw is None:
-                continue
-            converted = convert_property(name, raw) if name != "currency" else to_text(raw)
-            if converted is None:
-                warnings["invalid_property"] += 1
-                continue
-        if name in ITEM_PROPERTIES:
-            item[name] = converted
-        elif name == "currency":
-            currency = str(converted)
-        elif name == "value":
-            value = converted
-        else:
-            properties[name] = converted
-    if currency is not None or value is not None:
-        _set_currency_and_value(
-            properties,
-            currency if currency is not None else _as_optional_str(properties.get("currency")),
-            value if value is not None else properties.get("value"),
-            warnings,
-        )
-    if item:
-        properties["contents"] = [item]
-        properties.setdefault("content_type", settings.content_type)
-    return properties
-
-
-def _as_optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None

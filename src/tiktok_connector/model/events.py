@@ -1,10 +1,14 @@
 """The one internal model both mParticle protocols (Webhook batch, Firehose) are parsed into.
 
-Values that mParticle documents loosely (amounts, quantities, ids) are kept as received and
-converted where they are used, so each mapping rule decides how strict to be.
+Every value is typed here: the parsers read each one once, at the edge, with the same readers on both
+routes (numbers as int/float, ids and names as str, flags as text, identities under their canonical
+type). A value that was present but could not be read is left out and named in `Event.warnings`, so
+the mapper only copies typed values and counts what the parsers refused.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 IdentityEncoding = Literal["raw", "sha256"]
@@ -21,13 +25,27 @@ class Identity:
         return f"Identity(encoding={self.encoding!r}, value=<redacted>)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Product:
-    id: object = None
-    name: object = None
-    category: object = None
-    price: object = None
-    quantity: object = None
+    """One product of a product action; each attribute is filled by its row in `mapping.fields`."""
+
+    id: str | None = None
+    name: str | None = None
+    category: str | None = None
+    price: int | float | None = None
+    quantity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentState:
+    """The user's consent: purpose (lower-cased) → consented, for GDPR purposes and CCPA's data sale."""
+
+    gdpr: Mapping[str, bool] = MappingProxyType({})
+    ccpa: Mapping[str, bool] = MappingProxyType({})
+
+
+NO_CONSENT = ConsentState()
+"""A batch without consent state (one shared, read-only instance)."""
 
 
 @dataclass(slots=True)
@@ -36,20 +54,26 @@ class Event:
 
     event_type: str
     event_id: str | None = None
-    """The TikTok `event_id`: stable across retries of the same event (SPEC 3.2)."""
+    """The TikTok `event_id`: the client's message id when present, so it is stable across retries."""
     source_event_id: str | None = None
     """mParticle's own id of the event (int64 as a decimal string, or the Firehose UUID)."""
     timestamp_ms: int | None = None
+    """A plausible Unix time in milliseconds: the event's own, else its batch's."""
     name: str | None = None
     """A custom event's `event_name` or a screen view's `screen_name`."""
     custom_event_type: str | None = None
     product_action: str | None = None
-    transaction_id: object = None
-    total_amount: object = None
-    currency_code: object = None
+    transaction_id: str | None = None
+    total_amount: int | float | None = None
+    currency_code: str | None = None
+    """Trimmed and upper-cased; whether TikTok lists it is a mapping rule."""
     products: list[Product] = field(default_factory=list)
-    custom_attributes: dict[str, object] = field(default_factory=dict)
+    custom_attributes: dict[str, str | None] = field(default_factory=dict)
+    """Attributes as text (numbers in decimal, booleans `true`/`false`); None for a list or object."""
     custom_flags: dict[str, str] = field(default_factory=dict)
+    """Flags by lower-cased name, trimmed, blank ones left out (a list's first element)."""
+    warnings: tuple[str, ...] = ()
+    """Values the parser could not read (`invalid_price`, ...), counted when the event is forwarded."""
     invalid_reason: str | None = None
     """Set when the event could not be read; it is then skipped as `invalid_event`."""
 
@@ -65,3 +89,11 @@ class Batch:
     batch_id: str | None = None
     source_request_id: str | None = None
     timestamp_ms: int | None = None
+    """A plausible Unix time in milliseconds, or None."""
+    user_attributes: dict[str, str] = field(default_factory=dict)
+    """User attributes by lower-cased name (`$firstname`), as text; list values are left out."""
+    locale_language: str | None = None
+    """The device's language, lower-cased (`en`)."""
+    locale_country: str | None = None
+    """The device's country, upper-cased (`US`; Firehose's `en_US` is read as `US`)."""
+    consent: ConsentState = NO_CONSENT
