@@ -15,7 +15,7 @@ REGION ?= us-east-1
 # SAM CLI and cfn-lint run offline but botocore still wants a region and credentials to exist.
 SAM_ENV := AWS_DEFAULT_REGION=$(REGION) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0
 
-.PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench bench-package redrive preview build deploy clean
+.PHONY: venv sam-venv checkov-venv run golden check-references test lint typecheck unit template bench bench-package redrive preview mapping-docs build deploy clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -85,6 +85,10 @@ redrive: venv
 preview: venv
 	@test -n "$(FILE)" || { echo "usage: make preview FILE=path/to/batches.json [ARGS='--output DIR']" >&2; exit 2; }
 	$(PY) -m devstack.preview $(FILE) $(ARGS)
+
+# docs/mapping-fields.md is generated from the field tables (mapping/fields.py); a test keeps them equal.
+mapping-docs: venv
+	$(PY) -m tiktok_connector.mapping.fields > docs/mapping-fields.md
 
 # `sam build` looks for python3.13 on PATH; pyenv may keep it aside (its shim refuses when another
 # version is selected), so the folder of the interpreter found above goes first.

@@ -290,7 +290,7 @@ def test_each_field_reaches_tiktok_alike_from_both_routes(case: FieldCase) -> No
 
 
 def test_the_committed_mapping_table_is_the_generated_one() -> None:
-    # Regenerate with: python -m tiktok_connector.mapping.fields > docs/mapping-fields.md
+    # Regenerate with: make mapping-docs
     assert DOCS.read_text(encoding="utf-8") == tables.markdown()
 
 
