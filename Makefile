@@ -51,9 +51,11 @@ golden: venv
 check-references: venv
 	$(PY) -m tools.check_self_contained
 
+# Lint includes the self-containment check: no pointer to a document outside this repository.
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m tools.check_self_contained
 
 typecheck: venv
 	$(PY) -m mypy

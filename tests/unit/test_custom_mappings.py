@@ -1,4 +1,4 @@
-"""Custom mappings (SPEC 3.4): validation naming the entry, matching, and the properties they produce."""
+"""Custom mappings: validation naming the entry, matching, and the properties they produce."""
 
 import json
 from typing import Any
@@ -21,9 +21,10 @@ from tiktok_connector.platform.errors import ConfigurationError
 JsonObject = dict[str, Any]
 URL = "https://shop.example.com/p"
 ITEM_AND_VALUE = {"price", "quantity", "currency", "value", "content_id", "content_name", "content_category"}
-# The seed's "Custom Event Mappings" list (plus `description`, which every event takes), written out here
+# mParticle's TikTok integration document: its "Custom Event Mappings" list (plus `description`,
+# which every event takes), written out here
 # so that a change to the vocabulary fails this test instead of following it.
-SEED_EVENT_PROPERTIES = {
+INTEGRATION_EVENT_PROPERTIES = {
     "AddPaymentInfo": ITEM_AND_VALUE,
     "AddToCart": ITEM_AND_VALUE,
     "AddToWishlist": ITEM_AND_VALUE,
@@ -39,7 +40,7 @@ SEED_EVENT_PROPERTIES = {
 }
 ALL_PROPERTY_NAMES = sorted(ITEM_AND_VALUE | {"description", "query", "content_type", "order_id", "colour"})
 
-SPEC_EXAMPLE: JsonObject = {
+DOCUMENTED_EXAMPLE: JsonObject = {
     "match": {
         "event_type": "custom_event",
         "event_name": "Payment Info Added",
@@ -132,7 +133,7 @@ def parse_event(event: JsonObject) -> Event:
 
 
 def test_the_spec_example_parses_to_this_mapping() -> None:
-    assert mappings(SPEC_EXAMPLE) == (
+    assert mappings(DOCUMENTED_EXAMPLE) == (
         CustomMapping(
             event_type="custom_event",
             tiktok_event="AddPaymentInfo",
@@ -173,8 +174,8 @@ def test_static_values_are_converted_to_tiktok_types(name: str, raw: object, exp
     assert type(source.static) is type(expected)
 
 
-def test_the_vocabulary_has_the_seed_events_with_the_seed_properties() -> None:
-    for event, allowed in SEED_EVENT_PROPERTIES.items():
+def test_the_vocabulary_has_the_integration_documents_events_and_properties() -> None:
+    for event, allowed in INTEGRATION_EVENT_PROPERTIES.items():
         assert EVENT_PROPERTIES[event] == allowed | {"description"}, event
 
 
@@ -286,7 +287,7 @@ def test_a_disallowed_property_raises_naming_the_entry(event: str, name: str) ->
 def test_an_invalid_entry_raises_naming_it(bad_entry: object, hint: str) -> None:
     # The bad entry is the third: the message must name that index, not the first or "an entry".
     with pytest.raises(ConfigurationError) as raised:
-        mappings(entry(), SPEC_EXAMPLE, bad_entry)
+        mappings(entry(), DOCUMENTED_EXAMPLE, bad_entry)
     message = str(raised.value)
     assert "CUSTOM_MAPPINGS[2]" in message
     assert hint in message
@@ -417,7 +418,7 @@ def test_a_custom_mapping_forwards_an_otherwise_unsupported_event() -> None:
 
 
 def test_an_unmatched_custom_event_is_unsupported() -> None:
-    result = run([SPEC_EXAMPLE], custom_event("Payment Info Added", plan="basic"))
+    result = run([DOCUMENTED_EXAMPLE], custom_event("Payment Info Added", plan="basic"))
     assert result.mapped == []
     assert result.skipped == {"unsupported_event": 1}
 
@@ -427,7 +428,7 @@ def test_an_unmatched_custom_event_is_unsupported() -> None:
 
 def test_the_spec_example_end_to_end() -> None:
     event = custom_event("Payment Info Added", "transaction", plan="pro", amount="12.50", note="Saved card")
-    payload, result = mapped_event([SPEC_EXAMPLE], event)
+    payload, result = mapped_event([DOCUMENTED_EXAMPLE], event)
     assert payload["event"] == "AddPaymentInfo"
     assert payload["event_id"] == "6c47c406-2097-4360-84e3-6f02e696dbf5"
     assert payload["event_time"] == 1741953980
@@ -438,7 +439,7 @@ def test_the_spec_example_end_to_end() -> None:
 
 def test_a_missing_attribute_leaves_its_property_out() -> None:
     event = custom_event("Payment Info Added", "transaction", plan="pro")
-    payload, _ = mapped_event([SPEC_EXAMPLE], event)
+    payload, _ = mapped_event([DOCUMENTED_EXAMPLE], event)
     assert payload["properties"] == {"currency": "USD"}
 
 

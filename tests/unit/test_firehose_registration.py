@@ -182,7 +182,7 @@ REGISTRATION_SCHEMA: dict[str, Any] = {
 
 # mParticle's TikTok Event integration: its "Configuration Settings" and "Connection Settings" tables,
 # with the Firehose setting ids.
-SEED_SETTINGS = [
+INTEGRATION_SETTINGS = [
     # (id, name, required, confidential, default)
     ("accessToken", "Access Token", True, True, None),
     ("pixelId", "Pixel Id", True, False, None),
@@ -235,14 +235,14 @@ def test_the_schema_rejects_what_the_sdk_would_not_read(path: tuple[str | int, .
     assert validation_errors(response) != []
 
 
-def test_account_settings_are_the_seeds_tables() -> None:
+def test_account_settings_are_the_integrations_tables() -> None:
     registration = registration_response()["event_processing_registration"]
     assert isinstance(registration, dict)
 
     settings = registration["account_settings"]
     assert [
         (s["id"], s["name"], s["required"], s["confidential"], s.get("default_value")) for s in settings
-    ] == SEED_SETTINGS
+    ] == INTEGRATION_SETTINGS
     assert all(s["type"] == "text" and s["visible"] is True and s["description"] for s in settings)
 
 

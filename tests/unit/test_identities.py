@@ -1,4 +1,4 @@
-"""Identity types, normalisation and hashing (SPEC 3.3)."""
+"""Identity types, normalisation and hashing."""
 
 import hashlib
 
@@ -19,8 +19,8 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# mParticle's identity keys as SPEC 3.3 lists them.
-SPEC_KEYS = [
+# mParticle's identity types (its JSON reference's `identity_type` values).
+MPARTICLE_IDENTITY_TYPES = [
     "customer_id",
     "email",
     "other",
@@ -38,14 +38,14 @@ SPEC_KEYS = [
 ]
 
 
-@pytest.mark.parametrize("key", SPEC_KEYS)
+@pytest.mark.parametrize("key", MPARTICLE_IDENTITY_TYPES)
 def test_every_mparticle_key_is_its_own_canonical_type(key: str) -> None:
     assert canonical_identity_type(key) == key
     assert canonical_identity_type(key.upper()) == key
 
 
 def test_identity_types_are_exactly_the_spec_keys() -> None:
-    assert sorted(IDENTITY_TYPES) == sorted(SPEC_KEYS)
+    assert sorted(IDENTITY_TYPES) == sorted(MPARTICLE_IDENTITY_TYPES)
 
 
 @pytest.mark.parametrize(
@@ -103,8 +103,8 @@ def test_unknown_identity_types_are_rejected(name: str) -> None:
         ),
     ],
 )
-def test_spec_hash_examples_exactly(kind: TikTokIdentifier, raw: str, normalized: str, digest: str) -> None:
-    assert sha256(normalized) == digest  # the SPEC's own example is self-consistent
+def test_worked_hash_examples_exactly(kind: TikTokIdentifier, raw: str, normalized: str, digest: str) -> None:
+    assert sha256(normalized) == digest  # the worked example is self-consistent
     assert hashed_identifier(kind, Identity(raw), "US") == digest
 
 

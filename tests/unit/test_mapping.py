@@ -1,4 +1,4 @@
-"""Pure mapping (SPEC 3.1-3.3, 4): native commerce events, standard event info, identities, skip reasons."""
+"""Pure mapping: native commerce events, standard event info, identities, skip reasons."""
 
 import copy
 import hashlib
@@ -18,9 +18,10 @@ from tiktok_connector.model.tiktok import SourceRef
 
 JsonObject = dict[str, Any]
 
-# The seed's "Event Mappings for Native mParticle Event Types" table, written out here on purpose:
+# mParticle's TikTok integration document: its "Event Mappings for Native mParticle Event Types"
+# table, written out here on purpose:
 # a change to the code's table must fail this test, not follow it silently.
-SEED_NATIVE_TABLE = {
+INTEGRATION_NATIVE_TABLE = {
     "add_to_cart": "AddToCart",
     "add_to_wishlist": "AddToWishlist",
     "purchase": "PlaceAnOrder",
@@ -249,11 +250,11 @@ def test_reference_purchase_maps_to_exactly_this_tiktok_event() -> None:
 # --- 3.1 native commerce mapping ------------------------------------------------------------------------
 
 
-def test_the_code_table_is_the_seed_table() -> None:
-    assert NATIVE_COMMERCE_EVENTS == SEED_NATIVE_TABLE
+def test_the_code_table_is_the_integration_documents_table() -> None:
+    assert NATIVE_COMMERCE_EVENTS == INTEGRATION_NATIVE_TABLE
 
 
-@pytest.mark.parametrize(("action", "tiktok_event"), sorted(SEED_NATIVE_TABLE.items()))
+@pytest.mark.parametrize(("action", "tiktok_event"), sorted(INTEGRATION_NATIVE_TABLE.items()))
 def test_native_commerce_mapping(action: str, tiktok_event: str) -> None:
     assert single(batch(commerce(action)))["event"] == tiktok_event
 
@@ -388,8 +389,8 @@ def test_each_non_whole_quantity_counts_once() -> None:
     assert result.warnings["invalid_quantity"] == 2
 
 
-# SPEC 4's copy of TikTok's currency list.
-SPEC_CURRENCIES = (
+# TikTok's documented currency list (Events API 2.0, supported currencies).
+TIKTOK_DOCUMENTED_CURRENCIES = (
     "AED ARS AUD BDT BHD BIF BOB BRL CAD CHF CLP CNY COP CRC CZK DKK DZD EGP EUR GBP GTQ "
     "HKD HNL HUF IDR ILS INR ISK JPY KES KHR KRW KWD KZT MAD MOP MXN MYR NGN NIO NOK NZD OMR PEN PHP PKR PLN "
     "PYG QAR RON RUB SAR SEK SGD THB TRY TWD UAH USD VES VND ZAR"
@@ -397,10 +398,10 @@ SPEC_CURRENCIES = (
 
 
 def test_the_currency_list_is_tiktoks() -> None:
-    assert sorted(CURRENCIES) == sorted(SPEC_CURRENCIES)
+    assert sorted(CURRENCIES) == sorted(TIKTOK_DOCUMENTED_CURRENCIES)
 
 
-@pytest.mark.parametrize("currency", SPEC_CURRENCIES)
+@pytest.mark.parametrize("currency", TIKTOK_DOCUMENTED_CURRENCIES)
 def test_every_listed_currency_is_sent_with_its_value(currency: str) -> None:
     props = properties(batch(commerce(currency_code=currency.lower())))
     assert (props["currency"], props["value"]) == (currency, 50.0)

@@ -445,7 +445,7 @@ def test_redrive_gets_its_variables(template: dict[str, Any], functions: dict[st
         ("CUSTOM_MAPPINGS", "[]"),
     ],
 )
-def test_spec_defaults(
+def test_documented_defaults(
     template: dict[str, Any], functions: dict[str, dict[str, Any]], variable: str, default: str
 ) -> None:
     environment = _environment(template, functions["ConnectorFunction"])

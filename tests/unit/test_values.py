@@ -1,4 +1,4 @@
-"""Lenient readers for mParticle's loosely typed values (SPEC 2.1: int64 as number or string, amounts)."""
+"""Lenient readers for mParticle's loosely typed values (int64 as a number or a string, amounts)."""
 
 import math
 

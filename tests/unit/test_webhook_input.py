@@ -1,4 +1,4 @@
-"""The Webhook batch parser (SPEC 2.1): one batch or an array, lenient values, malformed events isolated."""
+"""The Webhook batch parser: one batch or an array, lenient values, malformed events isolated."""
 
 import json
 from pathlib import Path

@@ -1,8 +1,9 @@
-"""What this integration declares to mParticle's Firehose: the `module_registration_response` (SPEC 2.2).
+"""What this integration declares to mParticle's Firehose: the `module_registration_response`.
 
-The settings are the seed's tables (Configuration: Access Token; Connection: Pixel Id, the three identity
-types, Content Type), all registered as account settings: those are the values the Firehose protocol
-documents arriving in every `event_processing_request` (`account.account_settings`, all strings).
+The settings are those of mParticle's TikTok Event integration (Configuration: Access Token; Connection:
+Pixel Id, the three identity types, Content Type), all registered as account settings: those are the
+values the Firehose protocol documents arriving in every `event_processing_request`
+(`account.account_settings`, all strings).
 """
 
 import time
@@ -123,7 +124,7 @@ normalises (trim, lower-case, E.164) before hashing, which mParticle's own hashi
 
 SUPPORTED_EVENT_TYPES: Final = ("product_action", "custom_event", "screen_view")
 SUPPORTED_RUNTIME_ENVIRONMENTS: Final = ("mobileweb",)
-"""The seed's only supported input is Web; TikTok receives the events as `event_source: web`."""
+"""The integration supports Web input only; TikTok receives the events as `event_source: web`."""
 
 
 def response_envelope(response_type: str, request_id: object = None) -> dict[str, object]:

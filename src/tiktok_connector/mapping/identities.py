@@ -1,4 +1,4 @@
-"""Identity types, normalisation and SHA-256 hashing of the user's identifiers (SPEC 3.3)."""
+"""Identity types, normalisation and SHA-256 hashing of the user's identifiers (TikTok Events API 2.0)."""
 
 import hashlib
 import re

@@ -18,7 +18,7 @@ from tiktok_connector.platform.errors import ConfigurationError
 
 @dataclass(frozen=True, slots=True)
 class MappingSettings:
-    """The per-connection settings of the seed's "Settings" tables, plus the deployment's mappings."""
+    """Per-connection settings of mParticle's TikTok integration, plus the deployment's custom mappings."""
 
     email_identity_type: str = "email"
     external_identity_type: str = "customer_id"

@@ -1,12 +1,13 @@
-"""What TikTok's Events API 2.0 accepts: event names, properties per event, currencies (SPEC 3.4, 4)."""
+"""What TikTok's Events API 2.0 accepts: event names, properties per event, currencies."""
 
 from typing import Final
 
-# The seed's twelve events, and the properties each takes besides `description`.
+# The twelve events of mParticle's TikTok integration document, and the properties each takes
+# besides `description`.
 _ITEM_AND_VALUE: Final = frozenset(
     {"price", "quantity", "currency", "value", "content_id", "content_name", "content_category"}
 )
-_SEED_EVENT_PROPERTIES: Final[dict[str, frozenset[str]]] = {
+_INTEGRATION_EVENT_PROPERTIES: Final[dict[str, frozenset[str]]] = {
     "AddPaymentInfo": _ITEM_AND_VALUE,
     "AddToCart": _ITEM_AND_VALUE,
     "AddToWishlist": _ITEM_AND_VALUE,
@@ -41,7 +42,7 @@ _NEWER_EVENT_PROPERTIES: Final[dict[str, frozenset[str]]] = {
 
 EVENT_PROPERTIES: Final[dict[str, frozenset[str]]] = {
     name: props | {"description"}
-    for name, props in (_SEED_EVENT_PROPERTIES | _NEWER_EVENT_PROPERTIES).items()
+    for name, props in (_INTEGRATION_EVENT_PROPERTIES | _NEWER_EVENT_PROPERTIES).items()
 }
 """Every TikTok event a mapping may name, with the properties a custom mapping may set on it."""
 
@@ -64,7 +65,7 @@ NATIVE_COMMERCE_EVENTS: Final[dict[str, str]] = {
     "checkout": "InitiateCheckout",
     "view_detail": "ViewContent",
 }
-"""The seed's native mapping: mParticle product action → TikTok event (SPEC 3.1)."""
+"""The native mapping of mParticle's TikTok integration: product action → TikTok event."""
 
 PRODUCT_ACTIONS: Final = frozenset(
     {
