@@ -2,8 +2,12 @@
 
 Demo (default): starts a local AWS endpoint (moto server) and the TikTok sandbox, sends the Webhook
 samples in `events/` through the real handler during a TikTok outage (every request answered 503)
-and one TikTok rejection, so that they land in the dead-letter queue; shows the queue, runs a dry run,
-restores TikTok, runs the redrive and shows what TikTok received and that the queue is empty.
+and one TikTok rejection, so that they land in the dead-letter queue. Two special letters join them
+(`devstack/redrive_cases.py`): one event too large for an SQS message, kept whole in the dead-letter
+bucket behind a pointer message, and a Firehose request's refusal that was sent with the request's own
+token; a second such request meets the outage and is answered 503 instead. The demo shows the queue
+and the bucket, runs a dry run, restores TikTok, runs the redrive and shows what TikTok received, that
+the queue and the bucket are empty, and the parking queue.
 
     make redrive                            # the whole demonstration
     make redrive ARGS=--dry-run-only        # stop after the dry run
@@ -19,7 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +55,7 @@ def _print_report(title: str, report: dict[str, object]) -> None:
                 what = f"{entry['events']} event(s): {', '.join(entry['event_ids'])}"
             else:
                 what = "(not a dead letter this version can read; kept as it is)"
-            print(f"       {entry['action']:<5} {entry['reason']:<20} {what}")
+            print(f"       {entry['action']:<5} {entry['reason']:<24} {what}")
 
 
 def _letter_line(letter: dict[str, Any]) -> str:
@@ -60,24 +64,37 @@ def _letter_line(letter: dict[str, Any]) -> str:
     event_ids = [str(item.get("event_id")) for item in data if isinstance(item, dict)]
     reason = letter.get("parked_reason") or letter.get("reason")
     retryable = str(letter.get("retryable")).lower()
+    source = letter.get("source")
+    by_request = isinstance(source, dict) and source.get("access_token") == "request"
+    token = "  source.access_token=request" if by_request else ""
     return (
-        f"     {reason!s:<20} retryable={retryable:<5} redrive_attempts={letter.get('redrive_attempts')}  "
-        f"{len(event_ids)} event(s): {', '.join(event_ids)}"
+        f"     {reason!s:<24} retryable={retryable:<5} redrive_attempts={letter.get('redrive_attempts')}  "
+        f"{len(event_ids)} event(s): {', '.join(event_ids)}{token}"
     )
 
 
 def _show_queue(title: str, endpoint: str, queue_url: str) -> int:
-    from devstack.local_aws import read_queue
+    """Each letter on one line; a pointer message is followed to its letter, and shown under it."""
+    from devstack.redrive_cases import peek_queue, read_object
+    from tiktok_connector.delivery.letter_store import SIZE_ATTRIBUTE, parse_pointer
 
-    letters = read_queue(endpoint, queue_url)
-    print(f"{title}: {len(letters)} message(s)")
-    for letter in letters:
-        print(_letter_line(letter))
-    return len(letters)
+    messages = peek_queue(endpoint, queue_url)
+    print(f"{title}: {len(messages)} message(s)")
+    for message in messages:
+        pointer = parse_pointer(message.body)
+        text = message.body if pointer is None else read_object(endpoint, pointer.bucket, pointer.key)
+        print(_letter_line(json.loads(text)))
+        if pointer is not None:
+            size = int(message.attributes.get(SIZE_ATTRIBUTE, "0"))
+            print(f"       ↳ the message is a {len(message.body)}-byte pointer: {message.body}")
+            print(f"         {SIZE_ATTRIBUTE}={size:,} bytes: the letter above, read through it from S3")
+    return len(messages)
 
 
-def _fill_dead_letter_queue(sandbox: Any) -> None:
+def _fill_dead_letter_queue(sandbox: Any) -> int:
+    """Returns the status answered to the request that brought its own token and met the outage."""
     from devstack.lambda_runtime import EVENTS_DIR, invoke, load_event
+    from devstack.redrive_cases import send_special_letters
 
     print(RULE)
     print("1. TikTok outage: every request is answered 503; the samples are dead-lettered after retries.")
@@ -93,26 +110,31 @@ def _fill_dead_letter_queue(sandbox: Any) -> None:
             else body.get("error")
         )
         print(f"   {path.name:<45} HTTP {status}  {outcome}")
+    return send_special_letters(sandbox)
 
 
 def _demo(dry_run_only: bool, max_messages: int | None) -> int:
     from devstack import demo
     from devstack.local_aws import MotoServer, aws_environment, create_connector_resources
+    from devstack.redrive_cases import REQUEST_TOKEN, redrive_findings, show_bucket
     from devstack.tiktok_sandbox import TikTokSandbox
     from tiktok_connector.redrive.runner import run_from_environment
 
-    with MotoServer() as moto, TikTokSandbox(access_tokens=(demo.ACCESS_TOKEN,)) as sandbox:
+    tokens = (demo.ACCESS_TOKEN, REQUEST_TOKEN)
+    with MotoServer() as moto, TikTokSandbox(access_tokens=tokens) as sandbox:
         resources = create_connector_resources(moto.url, secret=demo.SECRET, name="tiktok-connector-redrive")
         os.environ.update(aws_environment(moto.url))
         os.environ.update(demo.connector_environment(resources, sandbox.track_url))
         print(f"local AWS endpoint (moto server): {moto.url}")
         print(f"TikTok sandbox:                   {sandbox.track_url}")
         print(f"dead-letter queue:                {resources.queue_url}")
+        print(f"dead-letter bucket:               {resources.bucket}")
         print(f"parking queue:                    {resources.parking_queue_url}")
 
-        _fill_dead_letter_queue(sandbox)
+        resent_status = _fill_dead_letter_queue(sandbox)
         print(RULE)
         _show_queue("2. The dead-letter queue", moto.url, resources.queue_url)
+        show_bucket("   The dead-letter bucket", moto.url, resources.bucket)
 
         print(RULE)
         before = len(sandbox.requests())
@@ -122,6 +144,7 @@ def _demo(dry_run_only: bool, max_messages: int | None) -> int:
         _print_report("3. Dry run (nothing is sent, nothing changes)", report.to_dict())
         print(f"   TikTok requests during the dry run: {len(sandbox.requests()) - before}")
         _show_queue("   The dead-letter queue after the dry run", moto.url, resources.queue_url)
+        show_bucket("   The dead-letter bucket after the dry run", moto.url, resources.bucket)
         if dry_run_only:
             return 0
 
@@ -133,16 +156,34 @@ def _demo(dry_run_only: bool, max_messages: int | None) -> int:
             dry_run=False, max_messages=max_messages, remaining_ms=_deadline(RUN_BUDGET_S), wait_time_s=0
         )
         _print_report("   report", report.to_dict())
+        records = sandbox.requests()[before:]
         print("   TikTok received:")
-        for record in sandbox.requests()[before:]:
+        for record in records:
             data = record.body.get("data", []) if isinstance(record.body, dict) else []
             events = ", ".join(f"{item.get('event')} {item.get('event_id')}" for item in data)
-            print(f"     code {record.code}: {events}")
+            large = f"  ({record.raw_size:,}-byte request)" if record.raw_size > 64 * 1024 else ""
+            print(f"     code {record.code}: {events}{large}")
 
         print(RULE)
         left = _show_queue("5. The dead-letter queue now", moto.url, resources.queue_url)
+        bucket_after = show_bucket("   The dead-letter bucket", moto.url, resources.bucket)
         _show_queue("   The parking queue", moto.url, resources.parking_queue_url)
-        return 0 if left == 0 or max_messages is not None else 1
+
+        print(RULE)
+        print("6. In numbers:")
+        print(f"   messages_read  {report.messages_read}")
+        print(f"   redriven       {report.messages_redriven} messages, {report.events_redriven} events")
+        print(f"   parked         {_counts(report.parked)}")
+        print(f"   requeued       {_counts(report.requeued)}")
+        print(f"   left           {_counts(report.left)}")
+        as_meant = redrive_findings(records, dict(report.parked), bucket_after, resent_status)
+        if max_messages is not None:
+            return 0
+        return 0 if left == 0 and as_meant else 1
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{reason} {count}" for reason, count in sorted(counts.items())) or "0"
 
 
 def _against_environment(dry_run_only: bool, max_messages: int | None) -> int:
