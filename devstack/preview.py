@@ -191,6 +191,7 @@ class Previewer:
             account,
             default_phone_region=self.settings.default_phone_region,
             custom_mappings=self.settings.custom_mappings,
+            match=self.settings.match,
         )
         return Body(where, "firehose", [request.batch], connection.pixel_id, connection.mapping)
 
