@@ -1,7 +1,9 @@
 """The floor: the least work that turns these batches into TikTok request bodies, in a plain loop.
 
-Parse the JSON, pick the three identities, hash them (SHA-256), build each TikTok event dict, split
-into requests of at most 1,000 events and serialise. It knows the benchmark's input shape and skips
+Parse the JSON, pick the three identities, hash them (SHA-256), add the batch's match-quality fields
+(the device's locale, the hashed first and last name from mParticle's reserved user attributes), build
+each TikTok event dict (items with their brand, the products' ids as `content_ids`), split into requests
+of at most 1,000 events and serialise. It knows the benchmark's input shape and skips
 everything a connector must do for arbitrary input (validation, lenient values, phone parsing,
 custom mappings, skip reasons, warnings, logs, metrics, the HTTP call), so the project can approach
 it but not beat it.
@@ -49,17 +51,27 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _hashed_name(text: str) -> str:
+    """A name as TikTok's advanced matching takes it: white space removed, lower-cased, SHA-256."""
+    return _sha256("".join(text.split()).lower())
+
+
 def floor_requests(body: str, pixel_id: str, loads: Loads, dumps: Dumps) -> list[bytes]:
     """TikTok request bodies for one Webhook batch of native commerce events."""
     batch = loads(body)
     identities = {item["identity_type"]: item["identity"] for item in batch["user_identities"]}
-    identifiers = {
+    device = batch["device_info"]
+    attributes = {name.lower(): value for name, value in batch["user_attributes"].items()}
+    user = {
         "email": _sha256(identities["email"].strip().lower()),
         "phone": _sha256(identities["mobile_number"].strip()),  # already E.164 in this workload
         "external_id": _sha256(identities["customer_id"].strip()),
+        "ip": batch["ip"],
+        "user_agent": device["http_header_user_agent"],
+        "locale": f"{device['locale_language']}-{device['locale_country']}",
+        "first_name": _hashed_name(attributes["$firstname"]),
+        "last_name": _hashed_name(attributes["$lastname"]),
     }
-    ip = batch["ip"]
-    user_agent = batch["device_info"]["http_header_user_agent"]
     events = []
     for event in batch["events"]:
         data = event["data"]
@@ -73,9 +85,11 @@ def floor_requests(body: str, pixel_id: str, loads: Loads, dumps: Dumps) -> list
                     "content_id": str(product["id"]),
                     "content_category": product["category"],
                     "content_name": product["name"],
+                    "brand": product["brand"],
                 }
                 for product in action["products"]
             ],
+            "content_ids": [str(product["id"]) for product in action["products"]],
             "content_type": "product",
             "currency": data["currency_code"],
             "value": action["total_amount"],
@@ -87,12 +101,7 @@ def floor_requests(body: str, pixel_id: str, loads: Loads, dumps: Dumps) -> list
                 "event": _NATIVE[action["action"]],
                 "event_time": data["timestamp_unixtime_ms"] // 1000,
                 "event_id": data["source_message_id"],
-                "user": {
-                    **identifiers,
-                    "ip": ip,
-                    "user_agent": user_agent,
-                    "ttclid": flags["TikTok.Callback"],
-                },
+                "user": {**user, "ttclid": flags["TikTok.Callback"]},
                 "page": {"url": flags["TikTok.URL"], "referrer": flags["TikTok.Referrer"]},
                 "properties": properties,
             }

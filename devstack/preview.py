@@ -13,7 +13,8 @@ and left out; a body the function would refuse is listed with the reason.
 
 Settings come from the function's environment variables (`TIKTOK_PIXEL_ID`, `EMAIL_IDENTITY_TYPE`,
 `EXTERNAL_IDENTITY_TYPE`, `PHONE_IDENTITY_TYPE`, `CONTENT_TYPE`, `DEFAULT_PHONE_REGION`,
-`CUSTOM_MAPPINGS`, `TIKTOK_TEST_EVENT_CODE`, ...) with the function's defaults; none is required: a
+`CUSTOM_MAPPINGS`, `TIKTOK_TEST_EVENT_CODE`, the consent and match-quality settings such as
+`LIMITED_DATA_USE`, ...) with the function's defaults; none is required: a
 missing Pixel Id shows as a placeholder. A Firehose request takes its Pixel Id and identity settings
 from its own account settings, as on the `/firehose` route, and the deployment's Pixel Id when it has
 none.
@@ -191,6 +192,7 @@ class Previewer:
             account,
             default_phone_region=self.settings.default_phone_region,
             custom_mappings=self.settings.custom_mappings,
+            match=self.settings.match,
         )
         return Body(where, "firehose", [request.batch], connection.pixel_id, connection.mapping)
 
@@ -360,6 +362,13 @@ def print_report(result: PreviewResult, settings: Settings, out: TextIO, output_
         f"  DEFAULT_PHONE_REGION {settings.default_phone_region}; "
         f"CUSTOM_MAPPINGS {len(settings.custom_mappings)}; "
         f"TIKTOK_TEST_EVENT_CODE {'set' if settings.test_event_code else 'unset'}"
+    )
+    match = settings.match
+    line(
+        f"  LIMITED_DATA_USE {match.limited_data_use}; "
+        f"GDPR_CONSENT_PURPOSE {match.gdpr_consent_purpose or 'none'}; "
+        f"FORWARD_ANONYMOUS_WITH_CLICK_ID {'true' if match.forward_anonymous_with_click_id else 'false'}; "
+        f"PURCHASE_EVENT {match.purchase_event}"
     )
     line()
     for index, (where, request) in enumerate(result.shown, start=1):

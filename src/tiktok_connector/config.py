@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 from tiktok_connector.mapping.custom import CustomMapping, parse_custom_mappings
 from tiktok_connector.mapping.settings import (
+    DEFAULT_MATCH_SETTINGS,
     MappingSettings,
+    MatchSettings,
     validated_mapping_settings,
+    validated_match_settings,
     validated_phone_region,
 )
 from tiktok_connector.platform.errors import ConfigurationError
@@ -39,6 +42,8 @@ class Settings:
     """Pixels a Firehose request without its own access token may reach with the connector's token."""
     dead_letter_bucket: str | None = None
     """S3 bucket for dead letters larger than one SQS message; without it such a batch is answered 503."""
+    match: MatchSettings = DEFAULT_MATCH_SETTINGS
+    """Consent and match-quality settings: deployment-wide, applied to both routes' mapping settings."""
 
     def webhook_settings(self) -> tuple[str, MappingSettings]:
         """The Pixel Id and mapping settings of the Webhook route, or the reason it is misconfigured."""
@@ -64,6 +69,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise ConfigurationError("TIKTOK_API_URL must be an http(s) URL")
     region = validated_phone_region(value("DEFAULT_PHONE_REGION", "US"), "DEFAULT_PHONE_REGION")
     custom_mappings = parse_custom_mappings(value("CUSTOM_MAPPINGS", "[]"))
+    match = validated_match_settings(
+        limited_data_use=value("LIMITED_DATA_USE", "consent"),
+        gdpr_consent_purpose=value("GDPR_CONSENT_PURPOSE"),
+        forward_anonymous_with_click_id=value("FORWARD_ANONYMOUS_WITH_CLICK_ID", "false"),
+        purchase_event=value("PURCHASE_EVENT", "PlaceAnOrder"),
+        label=lambda name: name.upper(),
+    )
 
     pixel_id = value("TIKTOK_PIXEL_ID") or None
     webhook_mapping: MappingSettings | None = None
@@ -77,6 +89,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             default_phone_region=region,
             custom_mappings=custom_mappings,
             label=lambda name: name.upper(),
+            match=match,
         )
     except ConfigurationError as error:
         problem = str(error)
@@ -95,6 +108,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         webhook_problem=problem,
         allowed_pixel_ids=allowed_pixel_ids,
         dead_letter_bucket=value("DEAD_LETTER_BUCKET") or None,
+        match=match,
     )
 
 
@@ -132,6 +146,10 @@ SETTINGS_VARIABLES = (
     "CUSTOM_MAPPINGS",
     "ALLOWED_PIXEL_IDS",
     "DEAD_LETTER_BUCKET",
+    "LIMITED_DATA_USE",
+    "GDPR_CONSENT_PURPOSE",
+    "FORWARD_ANONYMOUS_WITH_CLICK_ID",
+    "PURCHASE_EVENT",
 )
 _cached: Settings | ConfigurationError | None = None
 _cached_for: tuple[str | None, ...] = ()

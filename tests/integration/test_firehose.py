@@ -37,7 +37,13 @@ FLAGS = {
     "TikTok.URL": "https://shop.example.com/p/1077218",
     "TikTok.Referrer": "https://shop.example.com/",
     "TikTok.Callback": "E.C.P.v3fQ2RHacdksKfofPmlyuStIIHJ4Af1tKYxF9zz2c2PLx1Oaw15oHpcfl5AH",
+    "TikTok.TTP": "2F7h37YkS1j57AYSKTI7IHhJPYH",
 }
+# Match-quality signals of the same user, each route with its own names: the device's locale (Firehose
+# devices send the country as `en_US`), mParticle's reserved user attributes in either case, and a CCPA
+# opt-out of the sale of their data (the SDK's schema name on the Webhook, its examples' on Firehose).
+USER_ATTRIBUTES = {"$FirstName": "Sam", "$LastName": "Smith", "$Zip": "10001", "$City": "New York"}
+OPTED_OUT = {"data_sale_opt_out": {"consented": True, "timestamp_unixtime_ms": 1741000000000}}
 SETTINGS = {
     "pixelId": demo.PIXEL_ID,
     "emailIdentityType": "Email",
@@ -132,7 +138,14 @@ def webhook_batch(events: list[dict[str, Any]]) -> dict[str, Any]:
             {"identity_type": kind, "identity": value, "timestamp_unixtime_ms": 1741000000000}
             for kind, value in RAW_USER.items()
         ],
-        "device_info": {"platform": "web", "http_header_user_agent": USER_AGENT},
+        "device_info": {
+            "platform": "web",
+            "http_header_user_agent": USER_AGENT,
+            "locale_language": "en",
+            "locale_country": "US",
+        },
+        "user_attributes": USER_ATTRIBUTES,
+        "consent_state": {"ccpa": OPTED_OUT},
         "ip": IP,
         "mpid": 8346244611012968789,
         "batch_id": 4619462417291384522,
@@ -191,7 +204,11 @@ def firehose_request(events: list[dict[str, Any]], encoding: str = "raw") -> dic
             "type": "mobileweb",
             "client_ip_address": IP,
             "http_header_user_agent": USER_AGENT,
+            "locale_language": "en",
+            "locale_country": "en_US",
         },
+        "user_attributes": {name.lower(): value for name, value in USER_ATTRIBUTES.items()},
+        "consent_state": {"ccpa_consent_state": OPTED_OUT},
         "events": [render(spec) for spec in events],
         "mpid": "8346244611012968789",
     }
@@ -248,6 +265,17 @@ def test_native_mappings_produce_identical_tiktok_requests_from_both_protocols(
     assert from_firehose[0]["data"][0]["event_id"] == events[0]["uuid"] != server_uuid(events[0]["uuid"])
     assert outcome(f_answer) == outcome(w_answer)
     assert f_answer["forwarded"] == 1
+    # with every match-quality signal, and the user's CCPA opt-out
+    sent = from_firehose[0]["data"][0]
+    assert sent["limited_data_use"] is True
+    assert (sent["user"]["ttp"], sent["user"]["locale"], sent["user"]["city"]) == (
+        FLAGS["TikTok.TTP"],
+        "en-US",
+        "newyork",
+    )
+    assert sent["user"]["first_name"] == hashlib.sha256(b"sam").hexdigest()
+    assert f_answer["match_keys"] == w_answer["match_keys"]
+    assert (f_answer["match_keys"]["ttp"], f_answer["match_keys"]["advanced_matching"]) == (1, 1)
 
 
 @pytest.mark.parametrize("encoding", ["raw", "sha256"])
@@ -511,6 +539,42 @@ def test_shared_settings_apply_to_firehose(stack: Stack) -> None:
     assert status == 200
     [request] = stack.sandbox.requests()
     assert request.body["test_event_code"] == "TEST12345"
+
+
+@pytest.mark.parametrize(
+    ("variables", "event", "limited"),
+    [
+        ({}, "PlaceAnOrder", None),  # the defaults: the sample's user did not opt out of data sale
+        ({"PURCHASE_EVENT": "CompletePayment", "LIMITED_DATA_USE": "always"}, "CompletePayment", True),
+        ({"PURCHASE_EVENT": "Purchase", "LIMITED_DATA_USE": "never"}, "Purchase", None),
+    ],
+)
+def test_the_match_settings_apply_to_both_routes_alike(
+    stack: Stack, variables: dict[str, str], event: str, limited: bool | None
+) -> None:
+    for name, value in variables.items():
+        stack.set_env(name, value)
+
+    w_status, w_answer, from_webhook = tiktok_bodies_for(stack, load_event("webhook-purchase"))
+    f_status, f_answer, from_firehose = tiktok_bodies_for(stack, load_event("firehose-purchase"))
+
+    assert (w_status, f_status) == (200, 200)
+    assert from_firehose == from_webhook
+    assert outcome(f_answer) == outcome(w_answer)
+    [sent] = from_firehose[0]["data"]
+    assert (sent["event"], sent.get("limited_data_use")) == (event, limited)
+
+
+def test_a_required_gdpr_purpose_skips_both_routes_events_without_it(stack: Stack) -> None:
+    stack.set_env("GDPR_CONSENT_PURPOSE", "marketing")
+
+    for sample in ("webhook-purchase", "firehose-purchase"):  # no GDPR consent in either
+        status, answer, sent = tiktok_bodies_for(stack, load_event(sample))
+        assert (status, answer["forwarded"], answer["skipped"], sent) == (200, 0, {"no_consent": 1}, [])
+    # the custom-mapped twins carry consent to `marketing`: their events go (the others are unsupported)
+    for sample in ("webhook-custom-mapped", "firehose-custom-mapped"):
+        status, answer, _ = tiktok_bodies_for(stack, load_event(sample))
+        assert (status, answer["forwarded"]) == (200, 2)
 
 
 @pytest.mark.parametrize(

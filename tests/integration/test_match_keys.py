@@ -14,8 +14,17 @@ from tiktok_connector.delivery.deliver import RetryPolicy
 from tiktok_connector.mapping.match_keys import MATCH_KEYS, count_match_keys
 
 FAST_POLICY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02, reserve_ms=300, min_attempt_ms=100)
-# webhook-purchase and its Firehose twin: a user with all three identities, a click id, IP and user agent
-PURCHASE_KEYS = {"email": 1, "phone": 1, "external_id": 1, "ttclid": 1, "ip_and_user_agent": 1}
+# webhook-purchase and its Firehose twin: a user with all three identities, a click id, the `_ttp` cookie,
+# IP and user agent, and mParticle's reserved user attributes (advanced matching): every key
+PURCHASE_KEYS = {
+    "email": 1,
+    "phone": 1,
+    "external_id": 1,
+    "ttclid": 1,
+    "ttp": 1,
+    "ip_and_user_agent": 1,
+    "advanced_matching": 1,
+}
 
 
 @pytest.fixture(autouse=True)

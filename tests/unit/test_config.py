@@ -5,10 +5,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tiktok_connector.config import DEFAULT_TIKTOK_API_URL, get_settings, load_settings, reset_settings
+from tiktok_connector.config import (
+    DEFAULT_TIKTOK_API_URL,
+    SETTINGS_VARIABLES,
+    get_settings,
+    load_settings,
+    reset_settings,
+)
+from tiktok_connector.inbound.firehose import connection_settings
 from tiktok_connector.inbound.webhook import parse_webhook_body
 from tiktok_connector.mapping.mapper import map_batches
-from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.mapping.settings import MappingSettings, MatchSettings
 from tiktok_connector.platform.errors import ConfigurationError
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/tiktok-dead-letters"
@@ -283,3 +290,81 @@ def test_the_template_passes_allowed_pixel_ids_to_the_connector_empty_by_default
 def test_the_dead_letter_bucket_is_optional(value: str | None, bucket: str | None) -> None:
     environ = REQUIRED if value is None else env(DEAD_LETTER_BUCKET=value)
     assert load_settings(environ).dead_letter_bucket == bucket
+
+
+# -- consent and match quality: deployment-wide, both routes ------------------------------------------
+
+
+def test_match_settings_default_to_the_integrations_behaviour() -> None:
+    settings = load_settings(REQUIRED)
+    assert settings.match == MatchSettings(
+        limited_data_use="consent",
+        gdpr_consent_purpose=None,
+        forward_anonymous_with_click_id=False,
+        purchase_event="PlaceAnOrder",
+    )
+    assert settings.webhook_settings()[1].match == settings.match
+    blank = load_settings(
+        env(
+            LIMITED_DATA_USE=" ",
+            GDPR_CONSENT_PURPOSE="",
+            FORWARD_ANONYMOUS_WITH_CLICK_ID="",
+            PURCHASE_EVENT="",
+        )
+    )
+    assert blank.match == settings.match
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"LIMITED_DATA_USE": "always"}, MatchSettings(limited_data_use="always")),
+        ({"LIMITED_DATA_USE": "NEVER"}, MatchSettings(limited_data_use="never")),
+        ({"LIMITED_DATA_USE": "Consent"}, MatchSettings(limited_data_use="consent")),
+        ({"GDPR_CONSENT_PURPOSE": " Marketing "}, MatchSettings(gdpr_consent_purpose="marketing")),
+        ({"FORWARD_ANONYMOUS_WITH_CLICK_ID": "true"}, MatchSettings(forward_anonymous_with_click_id=True)),
+        ({"FORWARD_ANONYMOUS_WITH_CLICK_ID": "FALSE"}, MatchSettings(forward_anonymous_with_click_id=False)),
+        ({"PURCHASE_EVENT": "CompletePayment"}, MatchSettings(purchase_event="CompletePayment")),
+        ({"PURCHASE_EVENT": "purchase"}, MatchSettings(purchase_event="Purchase")),
+        ({"PURCHASE_EVENT": "PlaceAnOrder"}, MatchSettings(purchase_event="PlaceAnOrder")),
+    ],
+)
+def test_each_match_setting_is_read_for_both_routes(
+    variables: dict[str, str], expected: MatchSettings
+) -> None:
+    settings = load_settings(env(**variables))
+    assert settings.match == expected
+    assert settings.webhook_settings()[1].match == expected  # the Webhook route's mapping
+    # the Firehose route's: its connection settings take the deployment's
+    connection = connection_settings(
+        {"pixelId": "C4PIXEL"}, default_phone_region="US", custom_mappings=(), match=settings.match
+    )
+    assert connection.mapping.match == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("LIMITED_DATA_USE", "sometimes"),
+        ("LIMITED_DATA_USE", "true"),
+        ("FORWARD_ANONYMOUS_WITH_CLICK_ID", "yes"),
+        ("FORWARD_ANONYMOUS_WITH_CLICK_ID", "1"),
+        ("PURCHASE_EVENT", "CompletePurchase"),
+        ("PURCHASE_EVENT", "AddToCart"),
+        ("GDPR_CONSENT_PURPOSE", "x" * 201),
+        ("GDPR_CONSENT_PURPOSE", "marketing\nanalytics"),
+    ],
+)
+def test_a_bad_match_setting_fails_every_route_naming_it(name: str, given: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings(env(**{name: given}))
+
+
+def test_every_match_setting_is_a_settings_variable() -> None:
+    # A changed value is read again (get_settings watches these names), and operations.md documents them.
+    assert {
+        "LIMITED_DATA_USE",
+        "GDPR_CONSENT_PURPOSE",
+        "FORWARD_ANONYMOUS_WITH_CLICK_ID",
+        "PURCHASE_EVENT",
+    } <= set(SETTINGS_VARIABLES)

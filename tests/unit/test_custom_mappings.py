@@ -482,6 +482,7 @@ def test_item_properties_form_one_contents_item() -> None:
                 "quantity": 2,
             }
         ],
+        "content_ids": ["1077218"],
         "content_type": "product_group",
         "value": 50,
         "currency": "USD",
@@ -532,6 +533,7 @@ def test_a_matched_commerce_event_keeps_native_properties_with_mapped_ones_overr
                 "content_name": "Shoe",
             }
         ],
+        "content_ids": ["1077218"],
         "content_type": "product_group",
         "currency": "USD",
         "value": 99,
@@ -559,7 +561,19 @@ def test_mapped_item_properties_replace_the_native_contents() -> None:
     }
     payload, _ = mapped_event([mapping], commerce("view_detail", sku="SKU-9"))
     assert payload["properties"]["contents"] == [{"content_id": "SKU-9"}]
+    assert payload["properties"]["content_ids"] == ["SKU-9"]  # the ids follow the items
     assert payload["properties"]["currency"] == "USD"
+
+
+def test_mapped_items_without_a_content_id_drop_the_native_content_ids() -> None:
+    mapping = {
+        "match": {"event_type": "commerce_event", "product_action": "view_detail"},
+        "tiktok_event": "ViewContent",
+        "properties": {"content_name": {"static": "Gift card"}},
+    }
+    payload, _ = mapped_event([mapping], commerce("view_detail"))
+    assert payload["properties"]["contents"] == [{"content_name": "Gift card"}]
+    assert "content_ids" not in payload["properties"]
 
 
 def test_a_matched_commerce_event_without_mapped_properties_keeps_all_native_ones() -> None:

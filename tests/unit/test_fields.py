@@ -130,6 +130,12 @@ FIELD_CASES = [
     ),
     FieldCase("event_id", {"data": {"source_message_id": "c-77"}}, {"event": {"source_id": "c-77"}}, "c-77"),
     FieldCase(
+        "limited_data_use",
+        {"batch": {"consent_state": {"ccpa": {"data_sale_opt_out": {"consented": True}}}}},
+        {"request": {"consent_state": {"ccpa_consent_state": {"data_sale_opt_out": {"consented": True}}}}},
+        True,
+    ),
+    FieldCase(
         "user.email",
         {"batch": {"user_identities": {"email": " Jane.Doe@Example.com "}}},
         {"request": {"user_identities": [{"type": "email", "value": " Jane.Doe@Example.com "}]}},
@@ -167,6 +173,54 @@ FIELD_CASES = [
         "E.C.P.abc",
     ),
     FieldCase(
+        "user.ttp",
+        {"data": {"custom_flags": {"TikTok.TTP": " 2F7h37YkS1j57AYSKTI7IHhJPYH "}}},
+        {"event": {"custom_flags": {"tiktok.ttp": ["2F7h37YkS1j57AYSKTI7IHhJPYH"]}}},
+        "2F7h37YkS1j57AYSKTI7IHhJPYH",
+    ),
+    FieldCase(
+        "user.locale",
+        {"batch": {"device_info": {"locale_language": "en", "locale_country": "US"}}},
+        {"request": {"runtime_environment": {"locale_language": "en", "locale_country": "en_US"}}},
+        "en-US",
+    ),
+    FieldCase(
+        "user.first_name",
+        {"batch": {"user_attributes": {"$FirstName": " Mary Ann "}}},
+        {"request": {"user_attributes": {"$firstname": "Mary Ann"}}},
+        sha256("maryann"),
+    ),
+    FieldCase(
+        "user.last_name",
+        {"batch": {"user_attributes": {"$LastName": "O'Brian"}}},
+        {"request": {"user_attributes": {"$LastName": "O'BRIAN"}}},
+        sha256("o'brian"),
+    ),
+    FieldCase(
+        "user.zip_code",
+        {"batch": {"user_attributes": {"$Zip": "SW1A 1AA"}}},
+        {"request": {"user_attributes": {"$zip": "sw1a1aa"}}},
+        sha256("sw1a1aa"),
+    ),
+    FieldCase(
+        "user.city",
+        {"batch": {"user_attributes": {"$City": "São Paulo"}}},
+        {"request": {"user_attributes": {"$city": "Sao Paulo"}}},
+        "saopaulo",
+    ),
+    FieldCase(
+        "user.state",
+        {"batch": {"user_attributes": {"$State": "FL"}}},
+        {"request": {"user_attributes": {"$State": "fl"}}},
+        "fl",
+    ),
+    FieldCase(
+        "user.country",
+        {"batch": {"user_attributes": {"$Country": "Österreich"}}},
+        {"request": {"user_attributes": {"$COUNTRY": "Osterreich"}}},
+        "osterreich",
+    ),
+    FieldCase(
         "page.url",
         {"data": {"custom_flags": {"TikTok.URL": URL + "?e=jane%40example.com&x=1"}}},
         {"event": {"custom_flags": {"TikTok.URL": URL + "?e=jane%40example.com&x=1"}}},
@@ -189,6 +243,7 @@ FIELD_CASES = [
                 "content_id": "SKU-1",
                 "content_category": "apparel",
                 "content_name": "Shoe",
+                "brand": "Acme",
             }
         ],
     ),
@@ -210,6 +265,18 @@ FIELD_CASES = [
         {"product": {"name": "Boot"}},
         {"product": {"name": "Boot"}},
         "Boot",
+    ),
+    FieldCase(
+        "properties.contents[].brand",
+        {"product": {"brand": "Acme Outdoor"}},
+        {"product": {"brand": "Acme Outdoor"}},
+        "Acme Outdoor",
+    ),
+    FieldCase(
+        "properties.content_ids",
+        {"product": {"id": 42}},
+        {"product": {"id": "42"}},
+        ["42"],
     ),
     FieldCase(
         "properties.content_type", {}, {}, "product_group", MappingSettings(content_type="product_group")
@@ -317,7 +384,7 @@ def test_every_source_names_an_attribute_of_the_typed_model(field: Field) -> Non
 
 
 def test_a_user_attribute_source_reads_the_batch_attribute_whatever_its_case() -> None:
-    # For the fields to come (advanced matching): real batches spell `$FirstName` and `$firstname`.
+    # Advanced matching: real batches spell `$FirstName` and `$firstname`.
     batch = parse_webhook_body(json.dumps({"user_attributes": {"$FirstName": "Jane"}}).encode())[0]
     scope = Scope(batch, MappingSettings(), Counter(), Event("custom_event"))
 

@@ -64,15 +64,23 @@ def test_purchase_sample_reads_into_the_internal_model() -> None:
     [event] = batch.events
     assert event.event_type == "commerce_event"
     assert event.product_action == "purchase"
-    assert event.event_id == event.source_event_id == "fa7144e0-8d91-45a8-a818-2b9e9060b76b"
+    # As real Firehose events come: the client's message id (`source_id`) is TikTok's event id, the
+    # Webhook twin's `source_message_id`; mParticle's own `id` is the source event id.
+    assert event.event_id == "fa7144e0-8d91-45a8-a818-2b9e9060b76b"
+    assert event.source_event_id == "b8e4a0c2-6f1d-4c3e-9a57-2d8f0e6b1c94"
     assert event.timestamp_ms == 1741954212345
     assert (event.transaction_id, event.total_amount, event.currency_code) == ("ORD-2025-000123", 74.5, "USD")
-    assert [(p.id, p.name, p.category, p.price, p.quantity) for p in event.products] == [
-        ("1077218", "Trail Running Shoe", "apparel", 25.0, 2),
-        ("2203001", "Sport Socks", "apparel", 15.0, 1),
+    assert [(p.id, p.name, p.category, p.price, p.quantity, p.brand) for p in event.products] == [
+        ("1077218", "Trail Running Shoe", "apparel", 25.0, 2, "Acme"),
+        ("2203001", "Sport Socks", "apparel", 15.0, 1, None),
     ]
     assert event.custom_attributes == {"checkout_variant": "one-page"}
     assert event.custom_flags["tiktok.url"] == "https://shop.example.com/checkout/complete"
+    assert event.custom_flags["tiktok.ttp"] == "2F7h37YkS1j57AYSKTI7IHhJPYH"
+    assert (batch.locale_language, batch.locale_country) == ("en", "US")  # sent as `en_US`
+    assert batch.user_attributes["$firstname"] == "Jane"
+    assert batch.user_attributes["$city"] == "San Francisco"
+    assert (batch.consent.ccpa, batch.consent.gdpr) == ({"data_sale_opt_out": False}, {})
     assert parsed.account_settings["pixelId"] == demo.PIXEL_ID
     assert parsed.account_id == "123456"
 

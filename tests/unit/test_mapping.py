@@ -211,6 +211,7 @@ def test_reference_purchase_maps_to_exactly_this_tiktok_event() -> None:
             "external_id": sha256("CUST-10042"),
             "ip": "203.0.113.24",
             "user_agent": UA,
+            "first_name": sha256("jane"),  # the reserved user attribute `$firstname`
             "ttclid": "E.C.P.v3fQ2RHacdksKfofPmlyuStIIHJ4Af1tKYxF9zz2c2PLx1Oaw15oHpcfl5AH",
         },
         "page": {
@@ -225,6 +226,7 @@ def test_reference_purchase_maps_to_exactly_this_tiktok_event() -> None:
                     "content_id": "1077218",
                     "content_category": "apparel",
                     "content_name": "Trail Running Shoe",
+                    "brand": "Acme",
                 },
                 {
                     "price": 15.0,
@@ -234,6 +236,7 @@ def test_reference_purchase_maps_to_exactly_this_tiktok_event() -> None:
                     "content_name": "Sport Socks",
                 },
             ],
+            "content_ids": ["1077218", "2203001"],
             "content_type": "product",
             "currency": "USD",
             "value": 74.5,
@@ -360,7 +363,10 @@ def test_a_value_that_is_no_number_is_left_out_with_a_warning() -> None:
         ({"id": BEYOND_FLOAT, "quantity": 2.0}, {"content_id": "9007199254740993", "quantity": 2}),
         ({"id": str(BEYOND_FLOAT)}, {"content_id": "9007199254740993"}),
         ({"name": "Gift card", "price": 10}, {"content_name": "Gift card", "price": 10}),
-        ({"category": "apparel", "brand": "Acme", "variant": "blue"}, {"content_category": "apparel"}),
+        (
+            {"category": "apparel", "brand": "Acme", "variant": "blue"},
+            {"content_category": "apparel", "brand": "Acme"},
+        ),
     ],
 )
 def test_contents_items_from_products(product: JsonObject, item: JsonObject) -> None:
@@ -463,8 +469,12 @@ def test_properties_without_a_source_are_omitted_never_null() -> None:
 
 
 def test_products_with_nothing_usable_give_no_contents() -> None:
-    props = properties(batch(with_action(commerce(), products=[{}, {"brand": "Acme"}, "text"])))
+    # (a brand is usable: it is sent as the item's `brand`)
+    props = properties(
+        batch(with_action(commerce(), products=[{}, {"variant": "blue", "position": 1}, "text"]))
+    )
     assert "contents" not in props
+    assert "content_ids" not in props
 
 
 def test_a_value_without_currency_still_goes() -> None:

@@ -127,6 +127,25 @@ def test_the_deployment_settings_come_from_the_function_variables(tmp_path: Path
     assert (default.match_keys["phone"], configured.match_keys["phone"]) == (1, 0)
 
 
+@pytest.mark.parametrize("sample", ["webhook-purchase", "firehose-purchase"])
+def test_the_match_settings_apply_to_both_routes_bodies(tmp_path: Path, sample: str) -> None:
+    result = run(
+        [EVENTS_DIR / f"{sample}.json"],
+        tmp_path,
+        PURCHASE_EVENT="Purchase",
+        LIMITED_DATA_USE="always",
+        GDPR_CONSENT_PURPOSE="marketing",
+    )
+    assert (result.mapped, dict(result.skipped)) == (0, {"no_consent": 1})  # the samples give no GDPR consent
+
+    result = run(
+        [EVENTS_DIR / f"{sample}.json"], tmp_path, PURCHASE_EVENT="Purchase", LIMITED_DATA_USE="always"
+    )
+    [event] = written_events(tmp_path)
+    assert (event["event"], event["limited_data_use"]) == ("Purchase", True)
+    assert result.match_keys["advanced_matching"] == result.match_keys["ttp"] == 1
+
+
 def test_a_firehose_request_keeps_its_own_pixel_and_settings(tmp_path: Path) -> None:
     message = sample_body("firehose-purchase")
     result = run([EVENTS_DIR / "firehose-purchase.json"], tmp_path, TIKTOK_PIXEL_ID="C4OTHER")

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
+from tiktok_connector.config import load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 SAMCONFIG_PATH = ROOT / "samconfig.toml"
@@ -42,6 +44,10 @@ CONFIGURATION_VARIABLES = {
     "TIKTOK_TEST_EVENT_CODE",
     "CUSTOM_MAPPINGS",
     "DEAD_LETTER_BUCKET",
+    "LIMITED_DATA_USE",
+    "GDPR_CONSENT_PURPOSE",
+    "FORWARD_ANONYMOUS_WITH_CLICK_ID",
+    "PURCHASE_EVENT",
 }
 NO_VALUE = object()
 
@@ -443,6 +449,10 @@ def test_redrive_gets_its_variables(template: dict[str, Any], functions: dict[st
         ("DEFAULT_PHONE_REGION", "US"),
         ("TIKTOK_TEST_EVENT_CODE", ""),
         ("CUSTOM_MAPPINGS", "[]"),
+        ("LIMITED_DATA_USE", "consent"),
+        ("GDPR_CONSENT_PURPOSE", ""),
+        ("FORWARD_ANONYMOUS_WITH_CLICK_ID", "false"),
+        ("PURCHASE_EVENT", "PlaceAnOrder"),
     ],
 )
 def test_documented_defaults(
@@ -454,6 +464,27 @@ def test_documented_defaults(
 
 def test_content_type_is_restricted(template: dict[str, Any]) -> None:
     assert template["Parameters"]["ContentType"]["AllowedValues"] == ["product", "product_group"]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "variable", "allowed"),
+    [
+        ("LimitedDataUse", "LIMITED_DATA_USE", ["consent", "always", "never"]),
+        ("ForwardAnonymousWithClickId", "FORWARD_ANONYMOUS_WITH_CLICK_ID", ["true", "false"]),
+        ("PurchaseEvent", "PURCHASE_EVENT", ["PlaceAnOrder", "CompletePayment", "Purchase"]),
+    ],
+)
+def test_match_settings_offer_exactly_values_the_function_accepts(
+    template: dict[str, Any],
+    functions: dict[str, dict[str, Any]],
+    parameter: str,
+    variable: str,
+    allowed: list[str],
+) -> None:
+    assert template["Parameters"][parameter]["AllowedValues"] == allowed
+    assert _environment(template, functions["ConnectorFunction"])[variable] == {"Ref": parameter}
+    for value in allowed:  # each loads without a configuration error
+        load_settings({"SECRET_ID": "secret", "DEAD_LETTER_QUEUE_URL": "queue", variable: value})
 
 
 def test_reserved_concurrency_is_unreserved_by_default(

@@ -36,7 +36,12 @@ from tiktok_connector.inbound.registration import (
 )
 from tiktok_connector.mapping.custom import CustomMapping
 from tiktok_connector.mapping.identities import canonical_identity_type
-from tiktok_connector.mapping.settings import MappingSettings, validated_mapping_settings
+from tiktok_connector.mapping.settings import (
+    DEFAULT_MATCH_SETTINGS,
+    MappingSettings,
+    MatchSettings,
+    validated_mapping_settings,
+)
 from tiktok_connector.model.events import Batch, Event, Identity, IdentityEncoding
 from tiktok_connector.platform.errors import BadRequestError, ConfigurationError
 from tiktok_connector.platform.values import to_text
@@ -155,8 +160,12 @@ def connection_settings(
     *,
     default_phone_region: str,
     custom_mappings: tuple[CustomMapping, ...],
+    match: MatchSettings = DEFAULT_MATCH_SETTINGS,
 ) -> ConnectionSettings:
-    """Validate a request's settings; a bad one is a 400 naming its setting id (mParticle won't retry)."""
+    """Validate a request's settings; a bad one is a 400 naming its setting id (mParticle won't retry).
+
+    `default_phone_region`, `custom_mappings` and `match` are the deployment's, the same for every
+    connection."""
 
     def setting(setting_id: str) -> str:
         value = account_settings.get(setting_id, "").strip()
@@ -174,6 +183,7 @@ def connection_settings(
             default_phone_region=default_phone_region,
             custom_mappings=custom_mappings,
             label=lambda name: f"account setting {_SETTING_NAMES.get(name, name)}",
+            match=match,
         )
     except ConfigurationError as error:
         raise BadRequestError(str(error)) from None

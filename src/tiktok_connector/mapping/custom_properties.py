@@ -48,6 +48,11 @@ def apply_mapped_properties(
         )
     if item:
         properties["contents"] = [item]
+        # The ids follow the items they name.
+        if "content_id" in item:
+            properties["content_ids"] = [item["content_id"]]
+        else:
+            properties.pop("content_ids", None)
         properties.setdefault("content_type", scope.settings.content_type)
     return properties
 

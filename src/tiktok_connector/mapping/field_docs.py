@@ -60,6 +60,8 @@ def _absent(field: Field) -> str:
         return _summary(field.default)
     if field.identifier:
         return "left out; an event needs one identifier, else skipped, `no_identifiers`"
+    if field.click_key:
+        return "left out; with `FORWARD_ANONYMOUS_WITH_CLICK_ID`, it stands in for an identifier"
     return f"left out, `{field.missing}`" if field.missing else "left out"
 
 

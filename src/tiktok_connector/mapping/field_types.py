@@ -89,6 +89,9 @@ class Field:
     """The value when the source has none."""
     identifier: bool = False
     """One of the user identifiers: an event needs at least one (else skipped, `no_identifiers`)."""
+    click_key: bool = False
+    """A TikTok click key (click id, `_ttp` cookie): with `FORWARD_ANONYMOUS_WITH_CLICK_ID`, an event that
+    carries one is forwarded even when its user has no identifier."""
     items: "tuple[Field, ...]" = ()
     """For a list field: the fields of each item, read from each element of the source list."""
 
@@ -123,9 +126,12 @@ def event_value(
     return Source("event", f"event.{attribute}", getter, webhook, firehose, read, invalid, parsed)
 
 
-def batch_value(attribute: str, webhook: str, firehose: str, read: Reader | None = None) -> Source:
+def batch_value(
+    attribute: str, webhook: str, firehose: str, read: Reader | None = None, *, parsed: str = ""
+) -> Source:
     """An attribute of the typed batch; paths are relative to the Webhook batch / Firehose request."""
-    return Source("batch", f"batch.{attribute}", attrgetter(f"batch.{attribute}"), webhook, firehose, read)
+    getter = attrgetter(f"batch.{attribute}")
+    return Source("batch", f"batch.{attribute}", getter, webhook, firehose, read, parsed=parsed)
 
 
 def product_value(attribute: str, key: str, read: Reader, invalid: str | None = None) -> Source:
@@ -143,6 +149,22 @@ def flag(name: str) -> Source:
     path = f"custom_flags.{name}"
     parsed = "`custom_flags`: text (of a list, its first element), trimmed; names case-insensitive"
     return Source("flag", f"event.custom_flags[{name!r}]", get, path, path, parsed=parsed)
+
+
+def flags(*names: str) -> Source:
+    """Several custom flags of the event, as a tuple of their values in this order (None for an absent
+    one); None when none of them has a value."""
+    lowered = tuple(name.lower() for name in names)
+
+    def get(scope: Scope) -> tuple[str | None, ...] | None:
+        found = scope.event.custom_flags
+        values = tuple(map(found.get, lowered))
+        return values if any(values) else None
+
+    path = " | ".join(f"custom_flags.{name}" for name in names)
+    parsed = "`custom_flags`: text (of a list, its first element), trimmed; names case-insensitive"
+    model = "event.custom_flags[" + ", ".join(map(repr, names)) + "]"
+    return Source("flag", model, get, path, path, parsed=parsed)
 
 
 def setting(attribute: str, webhook: str, firehose: str) -> Source:

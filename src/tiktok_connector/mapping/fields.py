@@ -18,16 +18,23 @@ from tiktok_connector.mapping.field_types import (
     chosen_event,
     event_value,
     flag,
+    flags,
     identity,
     product_value,
     setting,
+    user_attribute,
 )
 from tiktok_connector.mapping.steps import (
+    address_part,
     click_id,
+    content_ids,
+    hashed_compact,
     hashed_email,
     hashed_external_id,
     hashed_phone,
+    limited_data_use,
     listed_currency,
+    locale,
     now_seconds,
     page_url,
     purchase_only,
@@ -43,6 +50,9 @@ from tiktok_connector.platform.values import (
     to_whole_number,
 )
 
+_CCPA_OPT_OUT: Final = (
+    "consent_state.ccpa.data_sale_opt_out | consent_state.ccpa_consent_state.data_sale_opt_out"
+)
 EVENT_FIELDS: Final = (
     Field("event", chosen_event(), "The TikTok standard event name."),
     Field(
@@ -66,6 +76,18 @@ EVENT_FIELDS: Final = (
             parsed="text, an int64 in decimal; without either, derived from the event's content",
         ),
         "The client's message id, so a retry or the other route's copy is deduplicated by TikTok.",
+    ),
+    Field(
+        "limited_data_use",
+        batch_value(
+            "consent",
+            _CCPA_OPT_OUT,
+            _CCPA_OPT_OUT,
+            parsed="`consent_state`: `consented` per purpose (lower-cased); the parts `ccpa`/`gdpr` or "
+            "`ccpa_consent_state`/`gdpr_consent_state`",
+        ),
+        "Asks TikTok to limit its processing of the event (TikTok's Limited Data Use, for the CCPA).",
+        step=limited_data_use,
     ),
     Field(
         "user.email",
@@ -118,7 +140,44 @@ EVENT_FIELDS: Final = (
         missing="missing_user_agent",
     ),
     Field(
-        "user.ttclid", flag("TikTok.Callback"), "TikTok's click id from the ad's landing URL.", step=click_id
+        "user.ttclid",
+        flags("TikTok.Callback", "TikTok.URL"),
+        "TikTok's click id from the ad's landing URL.",
+        step=click_id,
+        click_key=True,
+    ),
+    Field(
+        "user.ttp",
+        flag("TikTok.TTP"),
+        "The value of the `_ttp` first-party cookie TikTok's pixel sets, sent as is.",
+        click_key=True,
+    ),
+    Field(
+        "user.locale",
+        batch_value(
+            "locale_language",
+            "device_info.locale_language",
+            "runtime_environment.locale_language",
+            parsed="`locale`: the language lower-cased; with `locale_country` upper-cased (of `en_US`, `US`)",
+        ),
+        "The device's language and country.",
+        step=locale,
+    ),
+    *(
+        Field(f"user.{key}", user_attribute(name), doc, step=hashed_compact)
+        for key, name, doc in (
+            ("first_name", "$FirstName", "mParticle's reserved user attribute (advanced matching)."),
+            ("last_name", "$LastName", "mParticle's reserved user attribute (advanced matching)."),
+            ("zip_code", "$Zip", "mParticle's reserved user attribute (advanced matching)."),
+        )
+    ),
+    *(
+        Field(f"user.{key}", user_attribute(name), doc, step=address_part)
+        for key, name, doc in (
+            ("city", "$City", "mParticle's reserved user attribute (advanced matching)."),
+            ("state", "$State", "mParticle's reserved user attribute (advanced matching)."),
+            ("country", "$Country", "mParticle's reserved user attribute (advanced matching)."),
+        )
     ),
     Field(
         "page.url",
@@ -145,6 +204,7 @@ CONTENT_FIELDS: Final = (
     Field("content_id", product_value("id", "id", to_text), "The product id, always a string."),
     Field("content_category", product_value("category", "category", to_text), "The product's category."),
     Field("content_name", product_value("name", "name", to_text), "The product's name."),
+    Field("brand", product_value("brand", "brand", to_text), "The product's brand."),
 )
 """The fields of one item of `properties.contents`, one item per product."""
 
@@ -156,6 +216,17 @@ COMMERCE_FIELDS: Final = (
         ),
         "One item per product with at least one field.",
         items=CONTENT_FIELDS,
+    ),
+    Field(
+        "properties.content_ids",
+        event_value(
+            "products",
+            "product_action.products[].id",
+            "products[].id",
+            parsed="each product's `id`, by the `content_id` row above",
+        ),
+        "The ids of the products (TikTok's Video Shopping Ads need them).",
+        step=content_ids,
     ),
     Field(
         "properties.content_type",

@@ -2,8 +2,12 @@
 
 The mapper applies the field tables of `fields.py` (compiled in `plans.py`): for each row it reads the
 typed value, applies the row's formatting step, and sets the TikTok key, leaves it out, counts a warning
-or skips the event, as the row says. Fields whose source is the batch (identities, IP, user agent) are
-formatted once per batch.
+or skips the event, as the row says. Fields whose source is the batch (identities, IP, user agent, user
+attributes, consent) are formatted once per batch.
+
+Skip reasons are decided in this order, the first that applies winning: `invalid_event`,
+`unsupported_event`, `no_consent` (only with a required GDPR purpose), `no_identifiers`, and then the
+required fields' own (`invalid_page_url`).
 No I/O here: everything is testable without AWS or a network.
 """
 
@@ -15,7 +19,14 @@ from typing import Final
 from tiktok_connector.mapping.custom import CustomMapping, find_custom_mapping
 from tiktok_connector.mapping.custom_properties import apply_mapped_properties
 from tiktok_connector.mapping.field_types import Scope
-from tiktok_connector.mapping.plans import BATCH_PLAN, EVENT_PLAN, IDENTIFIERS, PLANS_BY_TYPE, Plan
+from tiktok_connector.mapping.plans import (
+    BATCH_PLAN,
+    CLICK_KEYS,
+    EVENT_PLAN,
+    IDENTIFIERS,
+    PLANS_BY_TYPE,
+    Plan,
+)
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.mapping.vocabulary import MAX_EVENTS_PER_REQUEST, NATIVE_COMMERCE_EVENTS
 from tiktok_connector.model.events import Batch, Event
@@ -44,9 +55,17 @@ def map_batches(batches: Iterable[Batch], settings: MappingSettings) -> MappingR
     mappings: dict[str, tuple[CustomMapping, ...]] = {}  # by the event type they match, in list order
     for mapping in settings.custom_mappings:
         mappings[mapping.event_type] = (*mappings.get(mapping.event_type, ()), mapping)
+    native = native_events(settings.match.purchase_event)
     for batch in batches:
-        _map_batch(batch, settings, mappings, result)
+        _map_batch(batch, settings, mappings, native, result)
     return result
+
+
+def native_events(purchase_event: str) -> dict[str, str]:
+    """The native table with the TikTok event the Purchase Event setting chooses for `purchase`."""
+    if purchase_event == NATIVE_COMMERCE_EVENTS["purchase"]:
+        return NATIVE_COMMERCE_EVENTS
+    return {**NATIVE_COMMERCE_EVENTS, "purchase": purchase_event}
 
 
 def build_requests(
@@ -108,9 +127,12 @@ def _map_batch(
     batch: Batch,
     settings: MappingSettings,
     mappings: dict[str, tuple[CustomMapping, ...]],
+    native: dict[str, str],
     result: MappingResult,
 ) -> None:
     context: _BatchContext | None = None  # formatted once per batch, only when an event needs it
+    purpose = settings.match.gdpr_consent_purpose
+    consented = purpose is None or batch.consent.gdpr.get(purpose) is True
     for event in batch.events:
         result.received += 1
         if event.invalid_reason is not None:
@@ -118,13 +140,18 @@ def _map_batch(
             continue
         candidates = mappings.get(event.event_type)
         mapping = find_custom_mapping(candidates, event) if candidates else None
-        tiktok_event = mapping.tiktok_event if mapping else _native_event_name(event)
+        tiktok_event = mapping.tiktok_event if mapping else _native_event_name(event, native)
         if tiktok_event is None:
             result.skipped["unsupported_event"] += 1
             continue
+        if not consented:
+            result.skipped["no_consent"] += 1
+            continue
         if context is None:
             context = _batch_context(batch, settings, result.warnings)
-        if not context.identified:
+        if not context.identified and not (
+            settings.match.forward_anonymous_with_click_id and _carries_click_key(context.scope, event)
+        ):
             result.skipped["no_identifiers"] += 1
             continue
         payload = _tiktok_event(context, event, tiktok_event, mapping)
@@ -141,10 +168,20 @@ def _map_batch(
         )
 
 
-def _native_event_name(event: Event) -> str | None:
+def _native_event_name(event: Event, native: dict[str, str]) -> str | None:
     if event.event_type != "commerce_event" or event.product_action is None:
         return None
-    return NATIVE_COMMERCE_EVENTS.get(event.product_action)
+    return native.get(event.product_action)
+
+
+def _carries_click_key(scope: Scope, event: Event) -> bool:
+    """Whether the event would reach TikTok with a click id or a `_ttp` cookie value."""
+    scope.event = event
+    for get, step in CLICK_KEYS:
+        value = get(scope)
+        if value is not None and (step is None or step(value, scope) is not None):
+            return True
+    return False
 
 
 def _tiktok_event(

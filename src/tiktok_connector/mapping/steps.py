@@ -3,13 +3,21 @@
 Each step's docstring is its entry in the generated mapping table (`docs/mapping-fields.md`).
 """
 
+import hashlib
 import time
+import unicodedata
+from typing import Final
 
 from tiktok_connector.mapping.field_types import Scope
-from tiktok_connector.mapping.identities import TikTokIdentifier, hashed_identifier
-from tiktok_connector.mapping.urls import without_email_parameters
+from tiktok_connector.mapping.identities import TikTokIdentifier, hashed_identifier, is_sha256_hex
+from tiktok_connector.mapping.urls import query_parameter, without_email_parameters
 from tiktok_connector.mapping.vocabulary import CURRENCIES
-from tiktok_connector.model.events import Identity
+from tiktok_connector.model.events import ConsentState, Identity, Product
+
+CLICK_ID_PREFIX: Final = "E.C.P"
+"""TikTok's click ids (`ttclid`) start with it; anything else is not one and is never sent."""
+CCPA_DATA_SALE: Final = "data_sale_opt_out"
+"""mParticle's CCPA consent purpose: `consented: true` means the user opted out of the sale of their data."""
 
 
 def seconds(timestamp_ms: int, scope: Scope) -> int:
@@ -44,12 +52,68 @@ def hashed_external_id(identity: Identity, scope: Scope) -> str | None:
     return _hashed("external_id", identity, scope)
 
 
-def click_id(callback: str, scope: Scope) -> str | None:
-    """Only a TikTok click id (starts with `E.C.P`); anything else is left out, `invalid_ttclid`."""
-    if callback.startswith("E.C.P"):
-        return callback
+def click_id(flags: tuple[str | None, ...], scope: Scope) -> str | None:
+    """`TikTok.Callback` if it starts with `E.C.P`, else URL's `ttclid` by that rule, else `invalid_ttclid`.
+
+    A value given that is not a TikTok click id is never sent (no dummy), and counted."""
+    callback, url = flags
+    if callback is not None:
+        if callback.startswith(CLICK_ID_PREFIX):
+            return callback
+        scope.warn("invalid_ttclid")
+    from_url = query_parameter(url, "ttclid") if url is not None else None
+    if from_url is None:
+        return None
+    if from_url.startswith(CLICK_ID_PREFIX):
+        return from_url
     scope.warn("invalid_ttclid")
     return None
+
+
+def locale(language: str, scope: Scope) -> str:
+    """BCP 47: the language, then `-` and the device's country when it has one (`en` + `US` → `en-US`)."""
+    country = scope.batch.locale_country
+    return f"{language}-{country}" if country is not None else language
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def hashed_compact(text: str, scope: Scope) -> str | None:
+    """White space removed, lower-cased, SHA-256 (a 64-hex value passes lower-cased); empty: left out."""
+    # TikTok Events API 2.0 docs: first name, last name and zip code are normalised and SHA-256 hashed;
+    # this is the normalisation of Segment's TikTok Conversions destination (`formatter.ts`, `formatString`).
+    compact = "".join(text.split()).lower()
+    if not compact:
+        return None
+    return compact if is_sha256_hex(compact) else _sha256(compact)
+
+
+def address_part(text: str, scope: Scope) -> str | None:
+    """Accents removed (NFKD), only ASCII letters and digits kept, lower-cased, not hashed; else left out."""
+    # TikTok Events API 2.0 docs: city, state and country are sent normalised but not hashed; as Segment's
+    # TikTok Conversions destination (`formatter.ts`, `formatAddress`), which keeps [A-Za-z0-9] lower-cased,
+    # with accented letters decomposed first so that `Zürich` becomes `zurich`, not `zrich`.
+    decomposed = text if text.isascii() else unicodedata.normalize("NFKD", text)
+    kept = "".join(character for character in decomposed if character.isascii() and character.isalnum())
+    return kept.lower() or None
+
+
+def limited_data_use(consent: ConsentState, scope: Scope) -> bool | None:
+    """`consent`: true if the user opted out of the sale of their data (CCPA); `always`: true; else left out.
+
+    The mode is the `LIMITED_DATA_USE` setting; left out, TikTok applies no limit."""
+    mode = scope.settings.match.limited_data_use
+    if mode == "consent":
+        return True if consent.ccpa.get(CCPA_DATA_SALE) is True else None
+    return True if mode == "always" else None
+
+
+def content_ids(products: list[Product], scope: Scope) -> list[str] | None:
+    """The products' ids as strings, in order (the `content_id`s of the items)."""
+    ids = [product.id for product in products if product.id is not None]
+    return ids or None
 
 
 def without_emails(url: str, scope: Scope) -> str:

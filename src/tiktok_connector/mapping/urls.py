@@ -1,4 +1,4 @@
-"""Personal data in page URLs: query parameters that carry an email address are removed.
+"""Page URLs: query parameters that carry an email address are removed; one parameter can be read.
 
 Sign-up and checkout pages often put the visitor's email address in the query string
 (`?email=jane%40example.com`). TikTok must not receive it in `page.url` or `page.referrer` (and the
@@ -8,7 +8,7 @@ only the offending `name=value` parts are cut out; nothing else is decoded or re
 
 import re
 from typing import Final
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 _EMAIL: Final = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -28,3 +28,17 @@ def without_email_parameters(url: str) -> tuple[str, int]:
         return url, 0
     new_query = "&".join(kept)
     return f"{head}{'?' if new_query else ''}{new_query}{hash_sign}{fragment}", removed
+
+
+def query_parameter(url: str, name: str) -> str | None:
+    """The first non-blank value of a query parameter of the URL (percent-decoded), or None."""
+    if f"{name}=" not in url:
+        return None  # the common case, without parsing
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # e.g. a malformed IPv6 host: no parameter can be trusted
+        return None
+    for key, value in parse_qsl(query):
+        if key == name and value.strip():
+            return value.strip()
+    return None

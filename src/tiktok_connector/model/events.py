@@ -34,6 +34,7 @@ class Product:
     category: str | None = None
     price: int | float | None = None
     quantity: int | None = None
+    brand: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

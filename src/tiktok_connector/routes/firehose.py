@@ -107,6 +107,7 @@ def _process_events(
         request.account_settings,
         default_phone_region=settings.default_phone_region,
         custom_mappings=settings.custom_mappings,
+        match=settings.match,
     )
     request_token = connection.access_token
     if request_token is None and not secret.tiktok_access_token:
