@@ -24,6 +24,7 @@ FORWARDABLE_PER_BATCH: Final = 18
 SKIPPED_PER_BATCH: Final = {"unsupported_event": 1, "no_identifiers": 0, "invalid_page_url": 1}
 EVENTS_PER_BATCH: Final = FORWARDABLE_PER_BATCH + sum(SKIPPED_PER_BATCH.values())
 FAULT_RATE: Final = 0.3
+ALWAYS_REJECTED: Final = [f"load-{worker}-0-0" for worker in range(WORKERS)]
 # Faults that make TikTok refuse or drop the request; a slow answer that TikTok accepts late would count
 # an event as both accepted and dead-lettered, which the fault matrix covers on its own.
 FAULTS: Final[list[dict[str, Any]]] = [
@@ -103,6 +104,9 @@ def _run_worker(worker: int) -> WorkerResult:
 def test_concurrent_invocations_under_random_faults_account_for_every_event(stack: Stack) -> None:
     # Given a sandbox that fails 30 % of the requests at random (seeded, but the interleaving is not)
     stack.sandbox.set_random_faults(FAULT_RATE, FAULTS, seed=20261125)
+    # and one event per worker that TikTok always refuses: random faults alone may all be retried away,
+    # so these make sure the dead-letter path is taken under load too
+    stack.sandbox.set_rejected_events(ALWAYS_REJECTED)
     # When eight containers send their batches concurrently
     # A fork server (no threads in it) with the handler preloaded: workers start in milliseconds,
     # and no worker is forked from this process, which runs the sandbox's threads.
@@ -160,3 +164,5 @@ def test_concurrent_invocations_under_random_faults_account_for_every_event(stac
     # Faults did happen, and the retries absorbed most of them
     assert faults.total() > 0
     assert 0 < dead_lettered < delivered
+    # The refused events never reached TikTok's accepted set: each was isolated and dead-lettered
+    assert set(ALWAYS_REJECTED) <= set(in_queue)
