@@ -91,8 +91,9 @@ def _timed_calls() -> dict[str, float]:
     """
     import functools
 
-    import requests
     from aws_lambda_powertools.utilities import parameters
+
+    from tiktok_connector.delivery import tiktok_client
 
     spent = {"secret_client_ms": 0.0, "secret_get_ms": 0.0, "tiktok_ms": 0.0}
 
@@ -111,7 +112,7 @@ def _timed_calls() -> dict[str, float]:
 
     timed(parameters.SecretsProvider, "__init__", "secret_client_ms")
     timed(parameters.SecretsProvider, "get", "secret_get_ms")
-    timed(requests.Session, "request", "tiktok_ms")
+    timed(tiktok_client, "_post", "tiktok_ms")
     return spent
 
 
@@ -319,7 +320,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("tiktok_connector.routes.pipeline", "build_requests", "  build_requests"),
     ("tiktok_connector.routes.pipeline", "deliver", "  deliver (all below)"),
     ("tiktok_connector.delivery.deliver", "encode_request_body", "    encode_request_body"),
-    ("tiktok_connector.delivery.deliver", "post_events", "    post_events (requests + the wait)"),
+    ("tiktok_connector.delivery.deliver", "post_request", "    post_request (HTTP + the wait)"),
     ("tiktok_connector.routes.pipeline", "_record", "  _record (metrics + INFO log line)"),
     ("tiktok_connector.routes.webhook", "pipeline_response", "pipeline_response (answer JSON)"),
 )

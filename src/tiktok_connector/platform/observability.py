@@ -9,8 +9,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "tiktok-connector")
-# Only what a request touches: Secrets Manager and SQS (botocore) and the TikTok call (requests).
-TRACED_MODULES = ("botocore", "requests")
+# Only what a request touches: Secrets Manager, SQS and S3 (botocore). The TikTok POST records its own
+# subsegment (`delivery.http_session`): it goes through urllib3, which the X-Ray SDK does not patch.
+TRACED_MODULES = ("botocore",)
 
 
 class _NoSegment(BaseSegment):
@@ -48,10 +49,12 @@ def tracing_enabled() -> bool:
     return in_lambda and not emulated
 
 
+TRACING = tracing_enabled()
+"""Whether this container traces (decided once, as Powertools' Tracer decides it)."""
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MParticleTikTokConnector"))
 tracer = (
     Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
-    if tracing_enabled()
+    if TRACING
     else Tracer(service=SERVICE, disabled=True, auto_patch=False, provider=_NoTracing())
 )
