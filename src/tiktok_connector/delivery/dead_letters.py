@@ -35,7 +35,7 @@ _BOTO_CONFIG: Final = Config(
     connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 2}
 )
 _sqs: "SQSClient | None" = None
-_sqs_for: tuple[str | None, ...] = ()
+_sqs_for: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ _BOTO_CONFIG: Final = Config(
     connect_timeout=1, read_timeout=5, retries={"mode": "standard", "max_attempts": 2}
 )
 _s3: Any = None
-_s3_for: tuple[str | None, ...] = ()
+_s3_for: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ _BOTO_CONFIG: Final = Config(
     connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2}
 )
 _provider: parameters.SecretsProvider | None = None
-_provider_for: tuple[str | None, ...] = ()
+_provider_for: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
