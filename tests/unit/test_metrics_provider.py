@@ -23,7 +23,7 @@ CALLS: list[dict[str, Any]] = [
 def recorded(provider: AmazonCloudWatchEMFProvider, calls: list[dict[str, Any]]) -> dict[str, Any]:
     for call in calls:
         provider.add_metric(**call)
-    document = dict(provider.serialize_metric_set())
+    document: dict[str, Any] = dict(provider.serialize_metric_set())
     document["_aws"] = {**document["_aws"], "Timestamp": 0}
     return document
 
