@@ -1,5 +1,7 @@
 """The connector's EMF provider records exactly what Powertools' own records, on every path."""
 
+import json
+import time
 from typing import Any
 
 import pytest
@@ -62,3 +64,24 @@ def test_the_hundredth_metric_is_published_as_powertools_does(capsys: pytest.Cap
 
     assert ours == theirs
     assert ours_printed.count("\n") == theirs_printed.count("\n") == 1
+
+
+def test_a_flush_writes_the_document_powertools_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    ours = _EMFProvider(namespace="N", service="s")
+    theirs = AmazonCloudWatchEMFProvider(namespace="N", service="s")
+    now_ms = int(time.time() * 1000)
+    for provider in (ours, theirs):
+        for call in CALLS:
+            provider.add_metric(**call)
+        provider.set_timestamp(now_ms)
+    ours.flush_metrics()
+    ours_line = capsys.readouterr().out
+    theirs.flush_metrics()
+    theirs_line = capsys.readouterr().out
+
+    assert json.loads(ours_line) == json.loads(theirs_line)
+    assert ours_line.count("\n") == 1
+    assert ours.metric_set == theirs.metric_set == {}
+    with pytest.warns(UserWarning, match="No application metrics"):  # nothing left: Powertools' warning
+        ours.flush_metrics()
+    assert capsys.readouterr().out == ""
