@@ -137,6 +137,7 @@ class LocalStack:
         import json
 
         out = self.workdir / f"result-{kind}.json"
+        options.setdefault("authorization", demo.WEBHOOK_AUTHORIZATION)
         args = [f"{key}={value}" for key, value in options.items()]
         completed = subprocess.run(
             [sys.executable, "-P", *python_flags, str(CHILD_SCRIPT), kind, f"out={out}", *args],

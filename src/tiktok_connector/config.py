@@ -20,6 +20,7 @@ from tiktok_connector.mapping.settings import (
     validated_match_settings,
     validated_phone_region,
 )
+from tiktok_connector.platform.environment import variables_key
 from tiktok_connector.platform.errors import ConfigurationError
 from tiktok_connector.platform.observability import logger
 
@@ -151,8 +152,9 @@ SETTINGS_VARIABLES = (
     "FORWARD_ANONYMOUS_WITH_CLICK_ID",
     "PURCHASE_EVENT",
 )
+_settings_key = variables_key(SETTINGS_VARIABLES)
 _cached: Settings | ConfigurationError | None = None
-_cached_for: tuple[str | None, ...] = ()
+_cached_for: tuple[object, ...] = ()
 
 
 def get_settings() -> Settings:
@@ -162,7 +164,7 @@ def get_settings() -> Settings:
     process whose environment does change (a test run, a long-lived local host) gets fresh settings.
     """
     global _cached, _cached_for  # noqa: PLW0603 - one value per cold start, by design
-    key = tuple(os.environ.get(name) for name in SETTINGS_VARIABLES)
+    key = _settings_key()
     if _cached is None or key != _cached_for:
         _cached_for = key
         try:

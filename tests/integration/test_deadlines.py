@@ -7,6 +7,7 @@ forwarded, dead-lettered (it is in the queue), or unaccounted and answered 503.
 """
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Final
@@ -34,6 +35,13 @@ POLICY: Final = RetryPolicy(
     min_attempt_ms=300,
 )
 MEASURED: dict[str, float] = {}
+ONE_EVENT: Final = encode_request_body(
+    {
+        "event_source": "web",
+        "event_source_id": "PIXEL",
+        "data": [{"event": "ViewContent", "event_id": "e-1", "event_time": 1700000000, "user": {}}],
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +80,47 @@ def test_a_dripping_answer_is_cut_off_at_the_posts_deadline(sandbox: TikTokSandb
     )
     # Then the POST is given up on as a timeout instead of waiting for the answer to end
     assert (sent.outcome, sent.answer, sent.posts) == (TIMEOUT, None, 1)
+    reset_session()
+
+
+def test_a_short_deadline_after_a_long_one_still_cuts_the_post_off(sandbox: TikTokSandbox) -> None:
+    # Given a POST that ended well within a long deadline (the watchdog now sleeps until that one)
+    reset_session()
+    body = ONE_EVENT
+    token = "local-sandbox-token"
+    quick = post_request(
+        sandbox.track_url, body, token=token, token_source=lambda _: token, timeouts=lambda: (5.0, 60.0)
+    )
+    assert quick.outcome.accepted
+    # When the next POST has a deadline of 1.5 s and TikTok drips its answer over ~6 s
+    sandbox.fail_next({"kind": "drip", "seconds_per_byte": 0.02})
+    started = time.monotonic()
+    sent = post_request(
+        sandbox.track_url, body, token=token, token_source=lambda _: token, timeouts=lambda: (0.5, 1.0)
+    )
+    # Then it is cut off at its own deadline, not at the earlier POST's
+    assert (sent.outcome, sent.answer, sent.posts) == (TIMEOUT, None, 1)
+    assert time.monotonic() - started < 4.0
+    reset_session()
+
+
+def test_posts_share_one_deadline_thread(sandbox: TikTokSandbox) -> None:
+    reset_session()
+    body = ONE_EVENT
+    token = "local-sandbox-token"
+
+    def deadline_threads() -> int:
+        return sum(thread.name == "tiktok-post-deadline" for thread in threading.enumerate())
+
+    outcomes = [
+        post_request(
+            sandbox.track_url, body, token=token, token_source=lambda _: token, timeouts=lambda: (2.0, 5.0)
+        ).outcome
+        for _ in range(20)
+    ]
+
+    assert all(outcome.accepted for outcome in outcomes)
+    assert deadline_threads() == 1
     reset_session()
 
 

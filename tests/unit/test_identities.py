@@ -4,6 +4,7 @@ import hashlib
 
 import pytest
 
+from tiktok_connector.mapping import identities
 from tiktok_connector.mapping.identities import (
     IDENTITY_TYPES,
     TikTokIdentifier,
@@ -175,3 +176,31 @@ def test_blank_values_are_dropped(kind: TikTokIdentifier) -> None:
 
 def test_identity_repr_never_shows_the_value() -> None:
     assert "jane" not in repr(Identity("jane.doe@example.com"))
+
+
+def test_a_returning_phone_number_hashes_the_same_from_the_cache_which_holds_digests_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(identities, "_phones", {})
+    first = [hashed_identifier("phone", Identity(raw), "GB") for raw in ("020 7946 0958", "not a phone")]
+    parsed: list[str] = []
+    monkeypatch.setattr(identities, "normalize_phone", lambda value, region: parsed.append(value))
+    again = [hashed_identifier("phone", Identity(raw), "GB") for raw in ("020 7946 0958", "not a phone")]
+
+    assert again == first == [sha256("+442079460958"), None]
+    assert parsed == []  # both answered from the cache, the unparseable one too
+    assert hashed_identifier("phone", Identity("020 7946 0958"), "US") is None  # another region: parsed
+    assert parsed == ["020 7946 0958"]
+    cached = identities._phones
+    assert all(isinstance(key, bytes) and len(key) == 32 for key in cached)
+    assert all(value is None or is_sha256_hex(value) for value in cached.values())
+    assert "7946" not in repr(cached)
+
+
+def test_a_full_phone_cache_starts_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(identities, "_phones", {})
+    monkeypatch.setattr(identities, "_PHONES_KEPT", 3)
+    for number in range(5):
+        hashed_identifier("phone", Identity(f"+1 415 555 012{number}"), "US")
+
+    assert len(identities._phones) == 2

@@ -3,6 +3,8 @@
 from collections.abc import Mapping
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tiktok_connector.mapping.match_keys import (
     MATCH_KEYS,
@@ -109,3 +111,26 @@ def test_request_events_reads_the_data_of_each_request_in_order() -> None:
     )
     broken = TikTokRequest(body={"event_source": "web", "data": "not a list"}, sources=[])
     assert [event["event_id"] for event in request_events([first, broken, second])] == ["1", "2", "3"]
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "\u2003", "x", HASH, " y "]),
+    st.lists(st.sampled_from(["", " ", HASH]), max_size=3),
+    st.integers(),
+)
+_USERS = st.dictionaries(
+    st.sampled_from([*MATCH_KEYS, "ip", "user_agent", "first_name", "city", "zip_code", "locale", "other"]),
+    _VALUES,
+)
+
+
+@given(st.lists(st.one_of(_USERS, st.none(), st.just("not an object")), max_size=6))
+def test_counts_are_the_sum_of_each_events_keys(users: list[object]) -> None:
+    events = [{"user": user} for user in users]
+    expected = dict(ZEROS)
+    for event in events:
+        for key in event_match_keys(event):
+            expected[key] += 1
+
+    assert count_match_keys(events) == expected

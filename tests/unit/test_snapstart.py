@@ -1,14 +1,20 @@
 """SnapStart: the handler registers a hook that drops what a snapshot must not hand on after restore."""
 
+import json
+import os
 import random
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
 from tiktok_connector.delivery import dead_letters, http_session, letter_store
 from tiktok_connector.entrypoints import api
 from tiktok_connector.platform import secret_store, snapstart
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_the_handler_module_registers_its_refresh_hook() -> None:
@@ -59,3 +65,45 @@ def test_outside_lambda_a_hook_is_only_recorded(monkeypatch: pytest.MonkeyPatch)
 
     assert snapstart.register_after_restore(hook) is hook
     assert snapstart.after_restore_hooks() == (hook,)
+
+
+def test_the_handler_module_registers_its_before_snapshot_hook() -> None:
+    assert api.load_before_snapshot in snapstart.before_snapshot_hooks()
+
+
+def test_the_handler_imports_no_boto3_and_the_before_snapshot_hook_does_without_a_client() -> None:
+    # A fresh interpreter: what a cold container imports, then what the hook adds.
+    script = """
+import json, sys
+from tiktok_connector.entrypoints import api
+from tiktok_connector.platform import secret_store
+before = {name: name in sys.modules for name in ("boto3", "aws_lambda_powertools.utilities.parameters")}
+api.load_before_snapshot()
+after = {name: name in sys.modules for name in before}
+print(json.dumps({"before": before, "after": after, "provider": secret_store._provider is not None}))
+"""
+    environment = {**os.environ, "PYTHONPATH": str(SRC), "POWERTOOLS_TRACE_DISABLED": "true"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(completed.stdout.splitlines()[-1])
+
+    assert seen["before"] == {"boto3": False, "aws_lambda_powertools.utilities.parameters": False}
+    assert seen["after"] == {"boto3": True, "aws_lambda_powertools.utilities.parameters": True}
+    assert seen["provider"] is False
+
+
+def test_before_snapshot_hooks_go_to_lambdas_runtime_module_where_it_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given: list[object] = []
+    runtime_module = types.ModuleType("snapshot_restore_py")
+    runtime_module.register_before_snapshot = given.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime_module)
+    monkeypatch.setattr(snapstart, "_before_snapshot", [])
+
+    def hook() -> None: ...
+
+    assert snapstart.register_before_snapshot(hook) is hook
+    assert given == [hook]
+    assert snapstart.before_snapshot_hooks() == (hook,)

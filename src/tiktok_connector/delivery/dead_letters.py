@@ -15,9 +15,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-import boto3
-from botocore.config import Config
-
 from tiktok_connector.delivery.masking import mask_personal_data
 from tiktok_connector.model.tiktok import JsonObject, SourceRef, TikTokRequest
 from tiktok_connector.platform.aws import aws_client_key
@@ -29,13 +26,8 @@ MESSAGE_VERSION: Final = 1
 SQS_MESSAGE_LIMIT: Final = 1024 * 1024
 """SQS's largest message, and the largest total of one `send_message_batch` call."""
 ATTRIBUTE_ALLOWANCE: Final = 1024  # message attributes count towards SQS's limit
-# Short: calls are bounded by the Lambda deadline anyway (`call_within`), and a call given up on
-# should not linger in its thread.
-_BOTO_CONFIG: Final = Config(
-    connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 2}
-)
 _sqs: "SQSClient | None" = None
-_sqs_for: tuple[str | None, ...] = ()
+_sqs_for: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +135,14 @@ def sqs_client() -> "SQSClient":
     global _sqs, _sqs_for  # noqa: PLW0603 - one client per container
     if _sqs is None or _sqs_for != aws_client_key():
         _sqs_for = aws_client_key()
-        _sqs = boto3.client("sqs", config=_BOTO_CONFIG)
+        # boto3 is imported here, with the first dead letter: a successful invocation never needs it.
+        import boto3
+        from botocore.config import Config
+
+        # Short: calls are bounded by the Lambda deadline anyway (`call_within`), and a call given up on
+        # should not linger in its thread.
+        config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
+        _sqs = boto3.client("sqs", config=config)
     return _sqs
 
 

@@ -15,19 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config
-
 from tiktok_connector.platform.aws import aws_client_key
 
 POINTER_CLASS: Final = "software.amazon.payloadoffloading.PayloadS3Pointer"
 SIZE_ATTRIBUTE: Final = "ExtendedPayloadSize"
 KEY_PREFIX: Final = "dead-letters/"
-_BOTO_CONFIG: Final = Config(
-    connect_timeout=1, read_timeout=5, retries={"mode": "standard", "max_attempts": 2}
-)
 _s3: Any = None
-_s3_for: tuple[str | None, ...] = ()
+_s3_for: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +64,11 @@ def s3_client() -> Any:
     global _s3, _s3_for  # noqa: PLW0603 - one client per container
     if _s3 is None or _s3_for != aws_client_key():
         _s3_for = aws_client_key()
-        _s3 = boto3.client("s3", config=_BOTO_CONFIG)
+        import boto3  # here: a successful invocation never needs S3
+        from botocore.config import Config
+
+        config = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "max_attempts": 2})
+        _s3 = boto3.client("s3", config=config)
     return _s3
 
 

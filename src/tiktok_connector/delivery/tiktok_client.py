@@ -15,10 +15,9 @@ from types import MappingProxyType
 from typing import Final
 
 import orjson
-import requests
 
 from tiktok_connector.delivery import http_session
-from tiktok_connector.delivery.http_session import DeadlineReachedError, post_within
+from tiktok_connector.delivery.http_session import HttpAnswer, PostFailedError, PostTimedOutError, post_within
 from tiktok_connector.delivery.masking import mask_personal_data
 from tiktok_connector.platform.errors import UnavailableError
 
@@ -188,9 +187,9 @@ def _attempt(url: str, token: str, body: bytes, timeouts: Callable[[], Timeouts 
     started = time.perf_counter()
     try:
         answer = _post(url, token, body, timeout)
-    except (requests.Timeout, DeadlineReachedError):
+    except PostTimedOutError:  # a timeout, or the deadline on the whole answer
         return Sent(outcome=TIMEOUT, answer=None, token=token, posts=1)
-    except requests.RequestException:
+    except PostFailedError:
         return Sent(outcome=CONNECTION_ERROR, answer=None, token=token, posts=1)
     latency_ms = (time.perf_counter() - started) * 1000
     return Sent(outcome=answer.outcome, answer=answer, token=token, posts=1, latencies_ms=(latency_ms,))
@@ -210,13 +209,13 @@ def reset_session() -> None:
 
 
 def _post(url: str, access_token: str, body: bytes, timeout: Timeouts) -> TikTokAnswer:
-    """One POST; raises requests' exceptions when no HTTP answer arrives."""
+    """One POST; raises `http_session.PostFailedError` when no HTTP answer arrives."""
     headers = {"Access-Token": access_token, "Content-Type": "application/json"}
     response = post_within(url, data=body, headers=headers, timeout=timeout, deadline_s=sum(timeout))
     return _read_answer(response)
 
 
-def _read_answer(response: requests.Response) -> TikTokAnswer:
+def _read_answer(response: HttpAnswer) -> TikTokAnswer:
     code: int | None = None
     message = ""
     request_id: str | None = None

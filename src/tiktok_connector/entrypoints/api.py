@@ -9,7 +9,6 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -25,8 +24,8 @@ from tiktok_connector.platform.errors import (
 )
 from tiktok_connector.platform.http_edge import HttpResponse, error_response
 from tiktok_connector.platform.observability import logger, metrics, tracer
-from tiktok_connector.platform.secret_store import clear_secret_cache
-from tiktok_connector.platform.snapstart import register_after_restore
+from tiktok_connector.platform.secret_store import clear_secret_cache, load_libraries
+from tiktok_connector.platform.snapstart import register_after_restore, register_before_snapshot
 from tiktok_connector.routes import firehose as firehose_route
 from tiktok_connector.routes import webhook as webhook_route
 
@@ -118,6 +117,17 @@ def report_configuration() -> None:
 report_configuration()
 
 
+@register_before_snapshot
+def load_before_snapshot() -> None:
+    """With SnapStart: import now what the first secret read needs (~80 ms, boto3 above all).
+
+    Without SnapStart the first invocation imports it (the handler's import stays short); a snapshot
+    taken after this carries it to every restored copy. No client is made here: its credentials and
+    connections would be the snapshot's.
+    """
+    load_libraries()
+
+
 @register_after_restore
 def refresh_after_restore() -> None:
     """After a SnapStart restore: read the secret afresh, open new connections, reseed `random`.
@@ -132,8 +142,18 @@ def refresh_after_restore() -> None:
     random.seed()
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> HttpResponse:
+    # The API Gateway request id on every log line: what `correlation_id_path` (a JMESPath query, ~6 µs
+    # per invocation) would set, read directly.
+    logger.set_correlation_id(_request_id(event))
     return route(event, context)
+
+
+def _request_id(event: Mapping[str, Any]) -> str | None:
+    """`requestContext.requestId` (Powertools' `correlation_paths.API_GATEWAY_HTTP`), when there is one."""
+    context = event.get("requestContext") if isinstance(event, Mapping) else None
+    request_id = context.get("requestId") if isinstance(context, Mapping) else None
+    return request_id if isinstance(request_id, str) else None

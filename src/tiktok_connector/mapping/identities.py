@@ -102,7 +102,32 @@ def hashed_identifier(kind: TikTokIdentifier, identity: Identity, default_region
     if kind == "email":
         normalized = normalize_email(value)
     elif kind == "phone":
-        normalized = normalize_phone(value, default_region)
+        return _hashed_phone(value, default_region)
     else:
         normalized = normalize_external_id(value)
     return _sha256(normalized) if normalized else None
+
+
+_PHONES_KEPT: Final = 4096
+_phones: dict[bytes, str | None] = {}
+"""Hashed phone numbers by the SHA-256 of (region, number as sent): digests only, never a number."""
+
+
+def _hashed_phone(value: str, default_region: str) -> str | None:
+    """The SHA-256 of the number's E.164 form, parsed once per container for a returning number.
+
+    Parsing with phonenumbers costs ~13 µs, most of a one-event batch's mapping; the SHA-256 of what was
+    sent is ~0.5 µs. The cache is keyed and filled with digests, so it holds no phone number, and is
+    emptied when full.
+    """
+    key = hashlib.sha256(f"{default_region}\x00{value}".encode("utf-8", "surrogatepass")).digest()
+    try:
+        return _phones[key]
+    except KeyError:
+        pass
+    normalized = normalize_phone(value, default_region)
+    hashed = _sha256(normalized) if normalized else None
+    if len(_phones) >= _PHONES_KEPT:
+        _phones.clear()
+    _phones[key] = hashed
+    return hashed

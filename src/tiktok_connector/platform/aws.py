@@ -1,10 +1,11 @@
 """AWS clients: what a client was built for (cached clients follow a changed endpoint or account), and
 calls that must end by a deadline."""
 
-import os
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Final, TypeVar
+
+from tiktok_connector.platform.environment import variables_key
 
 _AWS_CLIENT_VARIABLES = (
     "AWS_ENDPOINT_URL",
@@ -23,9 +24,8 @@ class CallTimedOutError(Exception):
     """The call did not end within its time; it may still complete (and take effect) later."""
 
 
-def aws_client_key() -> tuple[str | None, ...]:
-    """What an AWS client was built for: a client is rebuilt when its endpoint or account changes."""
-    return tuple(os.environ.get(name) for name in _AWS_CLIENT_VARIABLES)
+aws_client_key: Final = variables_key(_AWS_CLIENT_VARIABLES)
+"""What an AWS client was built for: a client is rebuilt when its endpoint or account changes."""
 
 
 def call_within(call: Callable[[], T], seconds: float) -> T:

@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+import orjson
+
 from tiktok_connector.platform.errors import BadRequestError, PayloadTooLargeError, UnauthorizedError
 
 MAX_BODY_BYTES: Final = 5 * 1024 * 1024
@@ -21,9 +23,17 @@ def json_response(status_code: int, body: Mapping[str, object]) -> HttpResponse:
     return {
         "statusCode": status_code,
         "headers": {"content-type": "application/json"},
-        "body": json.dumps(body, separators=(",", ":")),
+        "body": _compact_json(body),
         "isBase64Encoded": False,
     }
+
+
+def _compact_json(body: Mapping[str, object]) -> str:
+    """orjson (~0.3 µs for an answer, against ~4 µs for `json`); `json` for what orjson refuses."""
+    try:
+        return orjson.dumps(body).decode("utf-8")
+    except TypeError:  # a lone surrogate in a message, an integer beyond 64 bits
+        return json.dumps(body, separators=(",", ":"))
 
 
 def error_response(status_code: int, error: str, message: str, **extra: object) -> HttpResponse:

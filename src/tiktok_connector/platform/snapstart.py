@@ -15,6 +15,7 @@ from collections.abc import Callable
 Hook = Callable[[], None]
 
 _after_restore: list[Hook] = []
+_before_snapshot: list[Hook] = []
 
 
 def register_after_restore(hook: Hook) -> Hook:
@@ -33,3 +34,26 @@ def register_after_restore(hook: Hook) -> Hook:
 def after_restore_hooks() -> tuple[Hook, ...]:
     """The hooks registered so far, in the order Lambda runs them."""
     return tuple(_after_restore)
+
+
+def register_before_snapshot(hook: Hook) -> Hook:
+    """Run `hook` once before the snapshot is taken, at the end of initialisation (a decorator).
+
+    For work a cold start without SnapStart leaves to the first invocation (imports only some requests
+    need) but a snapshot can carry for every restored copy. Nothing that expires or holds a
+    connection: that would be stale after a restore.
+    """
+    _before_snapshot.append(hook)
+    try:
+        from snapshot_restore_py import (  # type: ignore[import-not-found,unused-ignore]
+            register_before_snapshot as register_with_lambda,
+        )
+    except ImportError:  # not in a Lambda Python runtime: no snapshot will be taken
+        return hook
+    register_with_lambda(hook)
+    return hook
+
+
+def before_snapshot_hooks() -> tuple[Hook, ...]:
+    """The hooks registered so far, in the order Lambda runs them."""
+    return tuple(_before_snapshot)

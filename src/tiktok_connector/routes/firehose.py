@@ -138,6 +138,7 @@ def _process_events(
         remaining_ms=context.get_remaining_time_in_millis,
         origin="firehose",
         token_from_request=request_token is not None,
+        bucket=settings.dead_letter_bucket,
     )
     answer = {**response_envelope("event_processing_response", request.id), **outcome.summary()}
     return pipeline_response(outcome.unaccounted, answer)

@@ -2,12 +2,11 @@
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tiktok_connector.config import get_settings
 from tiktok_connector.delivery.deliver import deliver
 from tiktok_connector.delivery.report import DeliveryReport
 from tiktok_connector.delivery.tiktok_client import TokenSource
@@ -27,6 +26,7 @@ class PipelineOutcome:
     delivery: DeliveryReport
     match_keys: dict[str, int]
     """How many forwarded events carried each match key (only what TikTok accepted counts)."""
+    _summary: dict[str, object] | None = field(default=None, repr=False, compare=False)
 
     @property
     def warnings(self) -> Counter[str]:
@@ -41,7 +41,15 @@ class PipelineOutcome:
         return self.delivery.unaccounted
 
     def summary(self) -> dict[str, object]:
-        """The 200 answer: received = forwarded + all skipped + dead_lettered (+ unaccounted on 503)."""
+        """The 200 answer: received = forwarded + all skipped + dead_lettered (+ unaccounted on 503).
+
+        Made once (the log line and the answer share it): the outcome does not change after delivery.
+        """
+        if self._summary is None:
+            self._summary = self._summarise()
+        return self._summary
+
+    def _summarise(self) -> dict[str, object]:
         body: dict[str, object] = {
             "received": self.mapping.received,
             "forwarded": self.delivery.forwarded,
@@ -72,6 +80,7 @@ def process_batches(
     token_source: TokenSource,
     remaining_ms: Callable[[], int],
     origin: str,
+    bucket: str | None,
     token_from_request: bool = False,
 ) -> PipelineOutcome:
     # Correlation: every later log line of this invocation names the batches (ids only, no personal data).
@@ -86,7 +95,7 @@ def process_batches(
         remaining_ms=remaining_ms,
         origin=origin,
         token_from_request=token_from_request,
-        bucket=get_settings().dead_letter_bucket,
+        bucket=bucket,
     )
     outcome = PipelineOutcome(
         mapping=mapped,

@@ -27,8 +27,12 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpRespo
 
     batches = parse_webhook_body(request_body(raw_event))
 
+    latest = [secret]  # the secret authentication just read; a fresh read replaces it
+
     def token_source(force_fetch: bool) -> str | None:
-        return get_connector_secret(settings.secret_id, force_fetch=force_fetch).tiktok_access_token
+        if force_fetch:
+            latest[0] = get_connector_secret(settings.secret_id, force_fetch=True)
+        return latest[0].tiktok_access_token
 
     outcome = process_batches(
         batches,
@@ -40,5 +44,6 @@ def handle(raw_event: Mapping[str, object], context: LambdaContext) -> HttpRespo
         token_source=token_source,
         remaining_ms=context.get_remaining_time_in_millis,
         origin="webhook",
+        bucket=settings.dead_letter_bucket,
     )
     return pipeline_response(outcome.unaccounted, outcome.summary())
