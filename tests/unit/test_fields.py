@@ -403,4 +403,4 @@ def test_each_plan_sets_every_field_of_its_tables_once(event_type: str) -> None:
 
     assert sorted(planned) == sorted((field.section, field.key) for field in table)
     for row in plan.rows:
-        assert plan.code.count(f"targets[{row.target}][{row.key!r}] = value") == 1
+        assert plan.code.count(f"target{row.target}[{row.key!r}] = value") == 1

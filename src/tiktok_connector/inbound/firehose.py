@@ -22,7 +22,6 @@ from tiktok_connector.inbound.readers import (
     plausible_ms,
     read_event_time,
     read_products,
-    read_values,
     user_attributes,
 )
 from tiktok_connector.inbound.registration import (
@@ -146,7 +145,7 @@ def parse_event_processing_request(document: Mapping[str, object]) -> EventProce
         locale_country=country,
         consent=consent_state(document.get("consent_state")),
     )
-    read_values(batch, (document, runtime), _BATCH_READS)
+    _BATCH_READS.read(batch, document, runtime)
     return EventProcessingRequest(
         id=request_id,
         batch=batch,
@@ -271,6 +270,6 @@ def _read_product_action(event: Event, raw: dict[str, object]) -> None:
         event.invalid_reason = "products is not a list"
         return
     event.product_action = to_text(raw.get("action"))
-    if warnings := read_values(event, (raw,), _COMMERCE_READS):
+    if warnings := _COMMERCE_READS.read(event, raw):
         event.warnings += warnings
     read_products(event, products)

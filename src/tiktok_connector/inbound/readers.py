@@ -7,10 +7,11 @@ event has whatever the tables hold (ids, times, flags, attributes, identities) h
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Final, Literal
 
+from tiktok_connector.mapping.codegen import compiled, read_expression
 from tiktok_connector.mapping.custom import attribute_text
 from tiktok_connector.mapping.field_types import Field, Reader
 from tiktok_connector.mapping.fields import COMMERCE_FIELDS, EVENT_FIELDS
@@ -30,16 +31,20 @@ class ReadPlan:
 
     containers: tuple[str, ...]
     """The objects the values sit in, as dotted paths from the raw object ("": the object itself); the
-    parsers hand them to `read_values` in this order."""
+    parsers hand them to `read` in this order."""
     rows: tuple[tuple[str, int, str, tuple[int, str] | None, Reader, str | None], ...]
     """(model attribute, container index, key, another (container index, key) to try when that has no
     value, edge reader, warning if unreadable)."""
+    read: Callable[..., tuple[str, ...]] = field(repr=False, compare=False)
+    """`read(target, *containers)`: sets `target`'s attributes; returns the warnings of unreadable
+    values (present, but the reader refused them). Written from the rows (`mapping.codegen`)."""
+    code: str = field(repr=False, compare=False)
 
 
 def _plan(fields: tuple[Field, ...], kinds: frozenset[str], route: Route) -> ReadPlan:
     containers = [""]
     rows = []
-    for row in (row for field in fields for row in (field, *field.items)):
+    for row in (row for table_row in fields for row in (table_row, *table_row.items)):
         source = row.source
         if source.kind not in kinds or source.read is None:
             continue
@@ -54,24 +59,77 @@ def _plan(fields: tuple[Field, ...], kinds: frozenset[str], route: Route) -> Rea
         rows.append(
             (source.attribute, index, key, fallback[0] if fallback else None, source.read, source.invalid)
         )
-    return ReadPlan(tuple(containers), tuple(rows))
+    read, code = _compiled_reads(tuple(rows), len(containers))
+    return ReadPlan(tuple(containers), tuple(rows), read, code)
 
 
-def _product_plan() -> tuple[tuple[str, Reader, str | None], ...]:
+def _compiled_reads(
+    rows: tuple[tuple[str, int, str, tuple[int, str] | None, Reader, str | None], ...], count: int
+) -> tuple[Callable[..., tuple[str, ...]], str]:
+    namespace: dict[str, object] = {}
+    lines = [
+        "def read(target, " + ", ".join(f"c{index}" for index in range(count)) + "):",
+        "    warnings = ()",
+    ]
+    for number, (attribute, index, key, fallback, read, invalid) in enumerate(rows):
+        namespace[f"read{number}"] = read
+        lines.append(f"    value = c{index}.get({key!r})")
+        if fallback is not None:
+            lines += ["    if value is None:", f"        value = c{fallback[0]}.get({fallback[1]!r})"]
+        lines += [
+            "    if value is not None:",
+            f"        typed = {read_expression(read, f'read{number}')}",
+            "        if typed is not None:",
+            f"            target.{attribute} = typed",
+        ]
+        if invalid is not None:
+            lines += ["        else:", f"            warnings += ({invalid!r},)"]
+    lines.append("    return warnings")
+    return compiled(lines, namespace, "read")
+
+
+def _product_rows() -> tuple[tuple[str, Reader, str | None], ...]:
     """Per attribute of `Product`, in its order: (key, reader, warning); a product's values sit under the
     same key on both routes."""
     rows = {
         item.source.attribute: (item.source.webhook, item.source.read, item.source.invalid)
-        for field in COMMERCE_FIELDS
-        for item in field.items
+        for table_row in COMMERCE_FIELDS
+        for item in table_row.items
         if item.source.read is not None and item.source.kind == "product"
     }
-    assert all(
-        item.source.webhook == item.source.firehose for field in COMMERCE_FIELDS for item in field.items
-    )
+    assert all(item.source.webhook == item.source.firehose for row in COMMERCE_FIELDS for item in row.items)
     order = [attribute.name for attribute in fields(Product)]
     assert set(rows) == set(order), "each attribute of Product has its row in the tables"
     return tuple(rows[attribute] for attribute in order)
+
+
+def _compiled_products(
+    rows: tuple[tuple[str, Reader, str | None], ...],
+) -> tuple[Callable[[Event, list[object] | None], None], str]:
+    """`read_products(event, items)`: one `Product` per object of the list, each value by its row."""
+    namespace: dict[str, object] = {"Product": Product}
+    lines = [
+        "def read_products(event, items):",
+        "    products = []",
+        "    for item in items or ():",
+        "        if not isinstance(item, dict):",
+        "            continue",
+    ]
+    for number, (key, read, invalid) in enumerate(rows):
+        namespace[f"read{number}"] = read
+        lines += [
+            f"        v{number} = item.get({key!r})",
+            f"        if v{number} is not None:",
+            f"            v{number} = {read_expression(read, f'read{number}', f'v{number}')}",
+        ]
+        if invalid is not None:
+            lines += [
+                f"            if v{number} is None:",
+                f"                event.warnings += ({invalid!r},)",
+            ]
+    values = ", ".join(f"v{number}" for number in range(len(rows)))
+    lines += [f"        products.append(Product({values}))", "    event.products = products"]
+    return compiled(lines, namespace, "read_products")
 
 
 BATCH_READS: Final = {
@@ -80,46 +138,12 @@ BATCH_READS: Final = {
 COMMERCE_READS: Final = {
     route: _plan(COMMERCE_FIELDS, frozenset({"event"}), route) for route in ("webhook", "firehose")
 }
-_PRODUCT_PLAN: Final = _product_plan()
 assert not _plan(EVENT_FIELDS, frozenset({"event", "product"}), "webhook").rows, (
     "read every-event values here"
 )
 assert all(invalid is None for plan in BATCH_READS.values() for *_, invalid in plan.rows), "no batch warnings"
-
-
-def read_values(
-    target: object, containers: tuple[Mapping[str, object], ...], plan: ReadPlan
-) -> tuple[str, ...]:
-    """Fill `target`'s attributes as the plan says, from its `containers`; the warnings of unreadable
-    values (present, but the reader refused them)."""
-    warnings: tuple[str, ...] = ()
-    for attribute, index, key, fallback, read, invalid in plan.rows:
-        value = containers[index].get(key)
-        if value is None and fallback is not None:
-            value = containers[fallback[0]].get(fallback[1])
-        if value is not None:
-            typed = read(value)
-            if typed is not None:
-                setattr(target, attribute, typed)
-            elif invalid is not None:
-                warnings += (invalid,)
-    return warnings
-
-
-def read_products(event: Event, items: list[object] | None) -> None:
-    """The event's products; unreadable values become the event's warnings."""
-    products = []
-    for item in items or ():
-        if isinstance(item, dict):
-            values = [None if (raw := item.get(key)) is None else read(raw) for key, read, _ in _PRODUCT_PLAN]
-            if None in values:  # some value absent or unreadable: which?
-                event.warnings += tuple(
-                    invalid
-                    for (key, _, invalid), value in zip(_PRODUCT_PLAN, values, strict=True)
-                    if value is None and invalid is not None and item.get(key) is not None
-                )
-            products.append(Product(*values))
-    event.products = products
+read_products, PRODUCTS_CODE = _compiled_products(_product_rows())
+"""`read_products(event, items)`: the event's products; unreadable values become its warnings."""
 
 
 def plausible_ms(value: object) -> int | None:

@@ -16,7 +16,6 @@ from tiktok_connector.inbound.readers import (
     plausible_ms,
     read_event_time,
     read_products,
-    read_values,
     user_attributes,
 )
 from tiktok_connector.mapping.identities import canonical_identity_type
@@ -64,7 +63,7 @@ def parse_batch(raw: object, where: str) -> Batch:
         locale_country=country,
         consent=consent_state(raw.get("consent_state")),
     )
-    read_values(batch, (raw, device_info), _BATCH_READS)
+    _BATCH_READS.read(batch, raw, device_info)
     return batch
 
 
@@ -133,6 +132,6 @@ def _read_commerce(event: Event, data: dict[str, object]) -> None:
         event.invalid_reason = "product_action.products is not a list"
         return
     event.product_action = to_text(product_action.get("action"))
-    if warnings := read_values(event, (data, product_action), _COMMERCE_READS):
+    if warnings := _COMMERCE_READS.read(event, data, product_action):
         event.warnings += warnings
     read_products(event, products)

@@ -60,6 +60,9 @@ class Source:
     invalid: str | None = None
     parsed: str = ""
     """How the parsers read it when `read` is not set (for the documentation)."""
+    expression: str | None = None
+    """`get` as a Python expression on `source` (the scope, or a product for an item's value), which the
+    compiled plans use instead of the call; None: the plans call `get`."""
 
     @property
     def attribute(self) -> str:
@@ -123,7 +126,17 @@ def event_value(
 ) -> Source:
     """An attribute of the typed event; `webhook` is relative to the event's `data`."""
     getter = attrgetter(f"event.{attribute}")
-    return Source("event", f"event.{attribute}", getter, webhook, firehose, read, invalid, parsed)
+    return Source(
+        "event",
+        f"event.{attribute}",
+        getter,
+        webhook,
+        firehose,
+        read,
+        invalid,
+        parsed,
+        f"source.event.{attribute}",
+    )
 
 
 def batch_value(
@@ -131,12 +144,18 @@ def batch_value(
 ) -> Source:
     """An attribute of the typed batch; paths are relative to the Webhook batch / Firehose request."""
     getter = attrgetter(f"batch.{attribute}")
-    return Source("batch", f"batch.{attribute}", getter, webhook, firehose, read, parsed=parsed)
+    expression = f"source.batch.{attribute}"
+    return Source(
+        "batch", f"batch.{attribute}", getter, webhook, firehose, read, parsed=parsed, expression=expression
+    )
 
 
 def product_value(attribute: str, key: str, read: Reader, invalid: str | None = None) -> Source:
     """An attribute of one typed product, read from the same key of a product on both routes."""
-    return Source("product", f"product.{attribute}", attrgetter(attribute), key, key, read, invalid)
+    getter = attrgetter(attribute)
+    return Source(
+        "product", f"product.{attribute}", getter, key, key, read, invalid, expression=f"source.{attribute}"
+    )
 
 
 def flag(name: str) -> Source:
@@ -148,7 +167,10 @@ def flag(name: str) -> Source:
 
     path = f"custom_flags.{name}"
     parsed = "`custom_flags`: text (of a list, its first element), trimmed; names case-insensitive"
-    return Source("flag", f"event.custom_flags[{name!r}]", get, path, path, parsed=parsed)
+    expression = f"source.event.custom_flags.get({lowered!r})"
+    return Source(
+        "flag", f"event.custom_flags[{name!r}]", get, path, path, parsed=parsed, expression=expression
+    )
 
 
 def flags(*names: str) -> Source:
@@ -171,7 +193,10 @@ def setting(attribute: str, webhook: str, firehose: str) -> Source:
     """A per-connection setting (the environment for the Webhook, account settings for Firehose)."""
     getter = attrgetter(f"settings.{attribute}")
     parsed = "validated at start-up (Webhook) or for each request (Firehose)"
-    return Source("setting", f"settings.{attribute}", getter, webhook, firehose, parsed=parsed)
+    expression = f"source.settings.{attribute}"
+    return Source(
+        "setting", f"settings.{attribute}", getter, webhook, firehose, parsed=parsed, expression=expression
+    )
 
 
 def identity(setting_attribute: str, webhook: str, firehose: str) -> Source:
@@ -200,4 +225,6 @@ def user_attribute(name: str) -> Source:
 def chosen_event() -> Source:
     """The TikTok event the native table or the first matching custom mapping chose."""
     text = "native table or custom mapping"
-    return Source("mapping", "mapping", attrgetter("tiktok_event"), text, text)
+    return Source(
+        "mapping", "mapping", attrgetter("tiktok_event"), text, text, expression="source.tiktok_event"
+    )

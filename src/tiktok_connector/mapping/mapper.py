@@ -106,6 +106,7 @@ class _BatchContext:
 
 
 _NO_EVENT: Final = Event("unknown")
+_COMMERCE: Final = "commerce_event"
 
 
 def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[str]) -> _BatchContext:
@@ -133,14 +134,18 @@ def _map_batch(
     context: _BatchContext | None = None  # formatted once per batch, only when an event needs it
     purpose = settings.match.gdpr_consent_purpose
     consented = purpose is None or batch.consent.gdpr.get(purpose) is True
+    result.received += len(batch.events)
     for event in batch.events:
-        result.received += 1
         if event.invalid_reason is not None:
             result.skipped["invalid_event"] += 1
             continue
         candidates = mappings.get(event.event_type)
         mapping = find_custom_mapping(candidates, event) if candidates else None
-        tiktok_event = mapping.tiktok_event if mapping else _native_event_name(event, native)
+        if mapping is not None:
+            tiktok_event: str | None = mapping.tiktok_event
+        else:  # the native table: product actions of commerce events
+            action = event.product_action if event.event_type == _COMMERCE else None
+            tiktok_event = native.get(action) if action is not None else None
         if tiktok_event is None:
             result.skipped["unsupported_event"] += 1
             continue
@@ -168,12 +173,6 @@ def _map_batch(
         )
 
 
-def _native_event_name(event: Event, native: dict[str, str]) -> str | None:
-    if event.event_type != "commerce_event" or event.product_action is None:
-        return None
-    return native.get(event.product_action)
-
-
 def _carries_click_key(scope: Scope, event: Event) -> bool:
     """Whether the event would reach TikTok with a click id or a `_ttp` cookie value."""
     scope.event = event
@@ -198,10 +197,7 @@ def _tiktok_event(
     reason = plan.apply(objects, scope, scope, scope.pending)
     if reason is not None:
         return reason
-    payload = objects[0]
-    for index, name in plan.children:
-        if objects[index]:
-            payload[name] = objects[index]
+    payload = objects[0]  # holding the other objects that have fields
     if mapping is not None and mapping.properties:
         properties = payload.pop("properties", {})
         assert isinstance(properties, dict)

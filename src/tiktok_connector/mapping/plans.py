@@ -9,9 +9,9 @@ never from input; `Plan.code` shows it.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Final, NamedTuple, cast
 
+from tiktok_connector.mapping.codegen import compiled
 from tiktok_connector.mapping.field_types import Field, Scope
 from tiktok_connector.mapping.fields import EVENT_FIELDS, FIELDS_BY_EVENT_TYPE
 from tiktok_connector.model.tiktok import JsonObject
@@ -32,6 +32,8 @@ class Row(NamedTuple):
     required: str | None
     missing: str | None
     default: Callable[[], Any] | None
+    expression: str | None = None
+    """`get(source)` as Python (`Source.expression`), written inline instead of the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,11 @@ class Plan:
     code: str
 
 
-def plan(fields: Iterable[Field], batch_objects: tuple[str, ...] = ()) -> Plan:
-    """The plan of these fields; `batch_objects`: those of the batch plan, whose values events start with."""
+def plan(fields: Iterable[Field], batch_objects: tuple[str, ...] = (), *, nest: bool = True) -> Plan:
+    """The plan of these fields; `batch_objects`: those of the batch plan, whose values events start with.
+
+    With `nest`, `apply` ends by setting each non-empty object under its name in the event (the first
+    object); without, the objects are left apart (the batch's values, copied into each event's)."""
     objects = [""]
     rows = []
     for row in fields:
@@ -56,70 +61,78 @@ def plan(fields: Iterable[Field], batch_objects: tuple[str, ...] = ()) -> Plan:
             objects.append(row.section)
         step = row.step
         if row.items:
-            items = plan(row.items)
-            assert not any(item.required for item in items.rows), "an item skips no event"
-            if any(item.step or item.missing or item.default for item in items.rows):
-                step = partial(_items, items.apply)
-            else:  # each value copied as it is: the usual case, made quick
-                step = partial(_plain_items, tuple((item.key, item.get) for item in items.rows))
+            assert step is None and not any(item.required for item in row.items), "items skip no event"
+            step = _compiled_items(tuple(_row(0, item, item.step) for item in row.items))
         target = objects.index(row.section)
-        rows.append(Row(target, row.key, row.source.get, step, row.required, row.missing, row.default))
-    apply, code = _compiled(tuple(rows))
+        rows.append(_row(target, row, step))
+    apply, code = _compiled_apply(tuple(rows), objects, nest)
     from_batch = tuple(batch_objects.index(name) if name in batch_objects else -1 for name in objects)
     return Plan(tuple(objects), tuple(enumerate(objects))[1:], from_batch, tuple(rows), apply, code)
 
 
-def _compiled(rows: tuple[Row, ...]) -> tuple[Apply, str]:
+def _row(target: int, field: Field, step: Callable[[Any, Scope], Any] | None) -> Row:
+    source = field.source
+    return Row(
+        target, field.key, source.get, step, field.required, field.missing, field.default, source.expression
+    )
+
+
+def _row_lines(number: int, row: Row, place: str, absent: str, namespace: dict[str, Any]) -> list[str]:
+    """The lines applying one row: read the value, apply the step, set `place`, or else the row's rule."""
+    namespace[f"get{number}"] = row.get
+    lines = [f"value = {row.expression or f'get{number}(source)'}"]
+    if row.step is not None:
+        namespace[f"step{number}"] = row.step
+        lines += ["if value is not None:", f"    value = step{number}(value, scope)"]
+    lines += ["if value is not None:", f"    {place} = value"]
+    if row.required is not None:
+        lines += ["else:", f"    return {row.required!r}"]
+    elif row.missing is not None or row.default is not None:
+        lines.append("else:")
+        if row.missing is not None:
+            lines.append(f"    {absent}.append({row.missing!r})")
+        if row.default is not None:
+            namespace[f"default{number}"] = row.default
+            lines.append(f"    {place} = default{number}()")
+    return lines
+
+
+def _compiled_apply(rows: tuple[Row, ...], objects: list[str], nest: bool) -> tuple[Apply, str]:
     """The function applying the rows in order, and its code."""
     namespace: dict[str, Any] = {}
     lines = ["def apply(targets, source, scope, absent):"]
+    lines += [f"    target{index} = targets[{index}]" for index in range(len(objects))]
     for number, row in enumerate(rows):
-        namespace[f"get{number}"] = row.get
-        place = f"targets[{row.target}][{row.key!r}]"
-        lines.append(f"    value = get{number}(source)")
-        if row.step is not None:
-            namespace[f"step{number}"] = row.step
-            lines += ["    if value is not None:", f"        value = step{number}(value, scope)"]
-        lines += ["    if value is not None:", f"        {place} = value"]
-        if row.required is not None:
-            lines += ["    else:", f"        return {row.required!r}"]
-        elif row.missing is not None or row.default is not None:
-            lines.append("    else:")
-            if row.missing is not None:
-                lines.append(f"        absent.append({row.missing!r})")
-            if row.default is not None:
-                namespace[f"default{number}"] = row.default
-                lines.append(f"        {place} = default{number}()")
+        place = f"target{row.target}[{row.key!r}]"
+        lines += ["    " + line for line in _row_lines(number, row, place, "absent", namespace)]
+    if nest:
+        for index, name in enumerate(objects[1:], start=1):
+            lines += [f"    if target{index}:", f"        target0[{name!r}] = target{index}"]
     lines.append("    return None")
-    code = "\n".join(lines) + "\n"
-    exec(code, namespace)  # noqa: S102  # written from the constant tables above, never from input
-    return cast(Apply, namespace["apply"]), code
+    apply, code = compiled(lines, namespace, "apply")
+    return cast(Apply, apply), code
 
 
-def _items(apply: Apply, elements: list[object], scope: Scope) -> list[JsonObject] | None:
-    """A list field: one item per element that has at least one field."""
-    items = []
-    for element in elements:
-        item: JsonObject = {}
-        apply([item], element, scope, scope.pending)
-        if item:
-            items.append(item)
-    return items or None
-
-
-def _plain_items(
-    fields: tuple[tuple[str, Callable[[Any], Any]], ...], elements: list[object], scope: Scope
-) -> list[JsonObject] | None:
-    """A list field whose item fields have no step: each present value copied as it is."""
-    items = [
-        item
-        for element in elements
-        if (item := {key: value for key, get in fields if (value := get(element)) is not None})
+def _compiled_items(rows: tuple[Row, ...]) -> Callable[[list[Any], Scope], list[JsonObject] | None]:
+    """A list field's step: one item per element that has at least one field (None: no such element)."""
+    namespace: dict[str, Any] = {}
+    lines = [
+        "def items(elements, scope):",
+        "    found = []",
+        "    for source in elements:",
+        "        item = {}",
     ]
-    return items or None
+    for number, row in enumerate(rows):
+        lines += [
+            "        " + line
+            for line in _row_lines(number, row, f"item[{row.key!r}]", "scope.pending", namespace)
+        ]
+    lines += ["        if item:", "            found.append(item)", "    return found or None"]
+    items, _ = compiled(lines, namespace, "items")
+    return cast(Callable[[list[Any], Scope], list[JsonObject] | None], items)
 
 
-BATCH_PLAN: Final = plan(row for row in EVENT_FIELDS if row.per_batch)
+BATCH_PLAN: Final = plan((row for row in EVENT_FIELDS if row.per_batch), nest=False)
 """The fields that are the same for every event of a batch (identities, IP, user agent): once per batch."""
 EVENT_PLAN: Final = plan((row for row in EVENT_FIELDS if not row.per_batch), BATCH_PLAN.objects)
 """The fields of each event, of a type without fields of its own."""

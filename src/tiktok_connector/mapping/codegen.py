@@ -1,0 +1,41 @@
+"""Functions written once, at import, from the field tables (the way `dataclasses` writes `__init__`).
+
+The parsers and the mapper run a few lines per field for every event; walking a table of rows instead
+costs a loop, a tuple unpacking and a call per field. So each table is turned into the straight code
+it stands for. The code comes only from the package's own constant tables, never from input.
+
+Readers and steps keep their plain functions; for the common case of the most used ones (a value of
+the type mParticle documents) an inline expression gives the same result without the call, and a test
+holds each one equal to its function.
+"""
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from tiktok_connector.platform.values import MAX_AMOUNT, to_number, to_text, to_whole_number
+
+_IN_RANGE: Final = f"{-MAX_AMOUNT!r} <= {{value}} <= {MAX_AMOUNT!r}"
+INLINE_READS: Final[dict[Callable[[object], Any], str]] = {
+    to_text: "{value} if type({value}) is str and {value}.strip() else {call}({value})",
+    to_number: "{value} if (type({value}) is float or type({value}) is int) and "
+    + _IN_RANGE
+    + " else {call}({value})",
+    to_whole_number: "{value} if type({value}) is int and " + _IN_RANGE + " else {call}({value})",
+}
+"""Per edge reader: an expression equal to `call(value)` that skips the call for the documented type."""
+
+
+def read_expression(read: Callable[[object], Any], call: str, value: str = "value") -> str:
+    """Python for `read(value)`, where `call` is the name `read` is bound to in the namespace."""
+    template = INLINE_READS.get(read)
+    if template is None:
+        return f"{call}({value})"
+    return template.format(value=value, call=call)
+
+
+def compiled(lines: list[str], namespace: dict[str, Any], name: str) -> tuple[Callable[..., Any], str]:
+    """The function `name` defined by `lines`, with `namespace` as its globals, and its code."""
+    code = "\n".join(lines) + "\n"
+    exec(code, namespace)  # noqa: S102  # written from the package's constant tables, never from input
+    function: Callable[..., Any] = namespace[name]
+    return function, code
