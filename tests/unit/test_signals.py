@@ -507,3 +507,28 @@ def test_the_new_signals_count_as_match_keys() -> None:
     assert (
         count_match_keys([through_webhook(Case("none", {}, {})).mapped[0].payload])["advanced_matching"] == 0
     )
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=[case.name for case in ALL_CASES])
+def test_the_match_keys_counted_while_mapping_are_those_of_the_payloads(case: Case) -> None:
+    # The answer uses the mapper's count when TikTok accepted every event: it must be the payloads' own.
+    for result in (through_webhook(case), through_firehose(case)):
+        assert result.match_keys() == count_match_keys(event.payload for event in result.mapped)
+
+
+def test_match_keys_counted_while_mapping_several_batches_and_events() -> None:
+    # Two users (one without identities or advanced matching), events with and without click keys.
+    first, second = webhook_batch(), webhook_batch()
+    event = first["events"][0]
+    first["events"] = [copy.deepcopy(event) for _ in range(3)]
+    first["events"][1]["data"]["custom_flags"] = {"TikTok.URL": "https://shop.example.com/"}
+    first["events"][2]["data"]["custom_flags"] |= {"TikTok.TTP": TTP, "TikTok.Callback": CLICK_ID}
+    second["user_identities"], second["user_attributes"], second["ip"] = [], {}, ""
+    second["events"] = [copy.deepcopy(first["events"][2]), copy.deepcopy(first["events"][1])]
+    settings = MappingSettings(match=MatchSettings(forward_anonymous_with_click_id=True))
+
+    result = map_batches(parse_webhook_body(json.dumps([first, second]).encode()), settings)
+
+    assert (len(result.mapped), dict(result.skipped)) == (4, {"no_identifiers": 1})
+    assert result.match_keys() == count_match_keys(event.payload for event in result.mapped)
+    assert result.match_keys()["ttp"] == 2

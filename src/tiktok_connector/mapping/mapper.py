@@ -19,10 +19,12 @@ from typing import Final
 from tiktok_connector.mapping.custom import CustomMapping, find_custom_mapping
 from tiktok_connector.mapping.custom_properties import apply_mapped_properties
 from tiktok_connector.mapping.field_types import Scope
+from tiktok_connector.mapping.match_keys import count_key_masks, user_key_mask
 from tiktok_connector.mapping.plans import (
     BATCH_PLAN,
     CLICK_KEYS,
     EVENT_PLAN,
+    EVENT_USER_KEYS,
     IDENTIFIERS,
     PLANS_BY_TYPE,
     Plan,
@@ -47,6 +49,12 @@ class MappingResult:
     mapped: list[MappedEvent] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
+    key_masks: Counter[int] = field(default_factory=Counter)
+    """Mapped events per `user_key_mask` of their `user` (counted here: a batch's shared fields once)."""
+
+    def match_keys(self) -> dict[str, int]:
+        """How many mapped events carry each match key: `count_match_keys` of the mapped payloads."""
+        return count_key_masks(self.key_masks)
 
 
 def map_batches(batches: Iterable[Batch], settings: MappingSettings) -> MappingResult:
@@ -96,6 +104,8 @@ class _BatchContext:
     missing: list[str]
     """Warnings of absent batch fields, counted for each forwarded event."""
     identified: bool
+    user_mask: int
+    """The match-key fields of the batch's `user` values (`user_key_mask`), shared by its events."""
     plans: dict[str, tuple[Plan, tuple[JsonObject, ...]]] = field(default_factory=dict)
     """Per event type seen, its plan and the objects its events start from (copied for each event)."""
 
@@ -118,7 +128,8 @@ def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[st
     for name in scope.pending:  # e.g. an unparseable phone number: once per batch
         warnings[name] += 1
     identified = any(key in values[index] for index, key in IDENTIFIERS)
-    return _BatchContext(scope, values, missing, identified)
+    user = values[BATCH_PLAN.objects.index("user")]
+    return _BatchContext(scope, values, missing, identified, user_key_mask(user))
 
 
 # --- per event -----------------------------------------------------------------------------------------
@@ -167,6 +178,12 @@ def _map_batch(
         if event.warnings or context.scope.pending:
             for name in (*event.warnings, *context.scope.pending):
                 result.warnings[name] += 1
+        user = payload.get("user")
+        if user is None:
+            result.key_masks[context.user_mask] += 1
+        else:
+            assert isinstance(user, dict)
+            result.key_masks[context.user_mask | user_key_mask(user, EVENT_USER_KEYS)] += 1
         assert event.event_id is not None  # the parsers always assign one
         result.mapped.append(
             MappedEvent(payload, SourceRef(event.event_id, batch.batch_id, event.source_event_id))

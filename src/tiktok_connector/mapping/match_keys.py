@@ -5,6 +5,7 @@ counts describe exactly what TikTok receives. The answer to mParticle, the metri
 preview all count with this one function.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
@@ -21,56 +22,68 @@ MATCH_KEYS: Final = (*SINGLE_KEYS, IP_AND_USER_AGENT, ADVANCED_MATCHING)
 """Every key of the count, in the order the answer, metrics and preview show them."""
 
 
-_SINGLE: Final = frozenset(SINGLE_KEYS)
-_ADVANCED: Final = frozenset(ADVANCED_MATCHING_FIELDS)
+_KEY_BITS: Final = {
+    **{name: 1 << index for index, name in enumerate(SINGLE_KEYS)},
+    "ip": 1 << 5,
+    "user_agent": 1 << 6,
+    **dict.fromkeys(ADVANCED_MATCHING_FIELDS, 1 << 7),
+}
+"""The bit of each `user` field that counts towards a key (all advanced-matching fields share one)."""
+
+
+def _keys_of(mask: int) -> tuple[str, ...]:
+    keys = [name for name in SINGLE_KEYS if mask & _KEY_BITS[name]]
+    if mask & _KEY_BITS["ip"] and mask & _KEY_BITS["user_agent"]:
+        keys.append(IP_AND_USER_AGENT)
+    if mask & _KEY_BITS[ADVANCED_MATCHING_FIELDS[0]]:
+        keys.append(ADVANCED_MATCHING)
+    return tuple(keys)
+
+
+_KEYS_OF_MASK: Final = tuple(_keys_of(mask) for mask in range(1 << 8))
+"""The match keys of each combination of fields, in `MATCH_KEYS` order."""
+
+
+def user_key_mask(user: Mapping[str, object], names: Iterable[str] | None = None) -> int:
+    """The fields of `user` that count towards a match key (of `names` only, when given), as bits: the
+    mapper computes a batch's shared fields once, and each event's own on top."""
+    mask = 0
+    if names is None:
+        for name, value in user.items():
+            bit = _KEY_BITS.get(name)
+            if bit is not None and _present(value):
+                mask |= bit
+    else:
+        for name in names:
+            value = user.get(name)
+            if value is not None and _present(value):
+                mask |= _KEY_BITS[name]
+    return mask
+
+
+def count_key_masks(masks: Mapping[int, int]) -> dict[str, int]:
+    """How many events carry each match key, from the number of events per `user_key_mask`; every key is
+    present, zeros included."""
+    counts = dict.fromkeys(MATCH_KEYS, 0)
+    for mask, events in masks.items():
+        for key in _KEYS_OF_MASK[mask]:
+            counts[key] += events
+    return counts
 
 
 def count_match_keys(events: Iterable[Mapping[str, object]]) -> dict[str, int]:
-    """How many of the events carry each match key; every key is present, zeros included.
-
-    What `event_match_keys` says of each event, counted in one pass over the fields each `user` object
-    holds (a forwarded batch of 1,000 events is counted in ~1 ms less than by asking for each key).
-    """
-    counts = dict.fromkeys(MATCH_KEYS, 0)
+    """How many of the events carry each match key; every key is present, zeros included."""
+    masks: Counter[int] = Counter()
     for event in events:
         user = event.get("user")
-        if type(user) is not dict:
-            for key in event_match_keys(event):  # a user that is no plain dict: the general reading
-                counts[key] += 1
-            continue
-        ip = user_agent = advanced = False
-        for name, value in user.items():
-            if value.__class__ is str:
-                if not value or value.isspace():  # `not value.strip()`, without making a copy
-                    continue
-            elif not _present(value):
-                continue
-            if name in _SINGLE:
-                counts[name] += 1
-            elif name == "ip":
-                ip = True
-            elif name == "user_agent":
-                user_agent = True
-            elif name in _ADVANCED:
-                advanced = True
-        if ip and user_agent:
-            counts[IP_AND_USER_AGENT] += 1
-        if advanced:
-            counts[ADVANCED_MATCHING] += 1
-    return counts
+        masks[user_key_mask(user) if isinstance(user, Mapping) else 0] += 1
+    return count_key_masks(masks)
 
 
 def event_match_keys(event: Mapping[str, object]) -> list[str]:
     """The match keys one TikTok event payload carries (an empty value carries nothing)."""
     user = event.get("user")
-    if not isinstance(user, Mapping):
-        return []
-    keys = [key for key in SINGLE_KEYS if _present(user.get(key))]
-    if _present(user.get("ip")) and _present(user.get("user_agent")):
-        keys.append(IP_AND_USER_AGENT)
-    if any(_present(user.get(name)) for name in ADVANCED_MATCHING_FIELDS):
-        keys.append(ADVANCED_MATCHING)
-    return keys
+    return list(_KEYS_OF_MASK[user_key_mask(user)]) if isinstance(user, Mapping) else []
 
 
 def request_events(requests: Iterable[TikTokRequest]) -> Iterator[Mapping[str, object]]:
@@ -85,6 +98,8 @@ def _present(value: object) -> bool:
     """TikTok accepts a string or a list of strings for its identity fields."""
     if value is None:
         return False
+    if type(value) is str:  # the usual case first
+        return bool(value) and not value.isspace()
     if isinstance(value, str):
         return bool(value.strip())
     if isinstance(value, list | tuple):

@@ -146,6 +146,9 @@ IDENTIFIERS: Final = tuple(
 """(index of its object in the batch plan, key) of each user identifier."""
 CLICK_KEYS: Final = tuple((row.source.get, row.step) for row in EVENT_FIELDS if row.click_key)
 """(get, step) of each click key: whether an event carries one, for a user without identifiers."""
+EVENT_USER_KEYS: Final = tuple(row.key for row in EVENT_FIELDS if not row.per_batch and row.section == "user")
+"""The `user` fields each event sets itself (the click keys); the others are its batch's."""
+assert not any(row.section == "user" for fields in FIELDS_BY_EVENT_TYPE.values() for row in fields)
 assert not any(row.per_batch for row in EVENT_FIELDS if row.click_key), "click keys are the event's"
 assert all(row.required is None for row in EVENT_FIELDS if row.per_batch), "batch fields skip no event"
 assert not any(row.per_batch for fields in FIELDS_BY_EVENT_TYPE.values() for row in fields)

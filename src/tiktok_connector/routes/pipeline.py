@@ -100,7 +100,11 @@ def process_batches(
     outcome = PipelineOutcome(
         mapping=mapped,
         delivery=report,
-        match_keys=count_match_keys(request_events(report.forwarded_requests)),
+        match_keys=(
+            mapped.match_keys()  # every mapped event accepted: counted while mapping, at once
+            if report.forwarded == len(mapped.mapped)
+            else count_match_keys(request_events(report.forwarded_requests))
+        ),
     )
     _record(outcome)
     return outcome
