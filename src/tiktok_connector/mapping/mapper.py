@@ -27,7 +27,6 @@ from tiktok_connector.mapping.plans import (
     EVENT_USER_KEYS,
     IDENTIFIERS,
     PLANS_BY_TYPE,
-    Plan,
 )
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.mapping.vocabulary import MAX_EVENTS_PER_REQUEST, NATIVE_COMMERCE_EVENTS
@@ -100,19 +99,12 @@ class _BatchContext:
 
     scope: Scope
     values: list[JsonObject]
-    """The batch's values per object of the batch plan, then an empty object (for the plans' others)."""
+    """The batch's values per object of the batch plan (each event's objects start as copies)."""
     missing: list[str]
     """Warnings of absent batch fields, counted for each forwarded event."""
     identified: bool
     user_mask: int
     """The match-key fields of the batch's `user` values (`user_key_mask`), shared by its events."""
-    plans: dict[str, tuple[Plan, tuple[JsonObject, ...]]] = field(default_factory=dict)
-    """Per event type seen, its plan and the objects its events start from (copied for each event)."""
-
-    def plan(self, event_type: str) -> tuple[Plan, tuple[JsonObject, ...]]:
-        plan = PLANS_BY_TYPE.get(event_type, EVENT_PLAN)
-        found = self.plans[event_type] = (plan, tuple(map(self.values.__getitem__, plan.from_batch)))
-        return found
 
 
 _NO_EVENT: Final = Event("unknown")
@@ -124,7 +116,6 @@ def _batch_context(batch: Batch, settings: MappingSettings, warnings: Counter[st
     values: list[JsonObject] = [{} for _ in BATCH_PLAN.objects]
     missing: list[str] = []
     BATCH_PLAN.apply(values, scope, scope, missing)
-    values.append({})  # index -1: where an object of an event plan without batch values starts
     for name in scope.pending:  # e.g. an unparseable phone number: once per batch
         warnings[name] += 1
     identified = any(key in values[index] for index, key in IDENTIFIERS)
@@ -209,12 +200,11 @@ def _tiktok_event(
     scope.pending.clear()
     if context.missing:
         scope.pending.extend(context.missing)
-    plan, values = context.plans.get(event.event_type) or context.plan(event.event_type)
-    objects = list(map(dict.copy, values))  # fresh objects, holding the batch's values
-    reason = plan.apply(objects, scope, scope, scope.pending)
-    if reason is not None:
-        return reason
-    payload = objects[0]  # holding the other objects that have fields
+    payload = PLANS_BY_TYPE.get(event.event_type, EVENT_PLAN).apply(
+        context.values, scope, scope, scope.pending
+    )
+    if isinstance(payload, str):
+        return payload  # the skip reason
     if mapping is not None and mapping.properties:
         properties = payload.pop("properties", {})
         assert isinstance(properties, dict)

@@ -9,7 +9,7 @@ never from input; `Plan.code` shows it.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple, cast
+from typing import Any, Final, Generic, NamedTuple, TypeVar, cast
 
 from tiktok_connector.mapping.codegen import compiled
 from tiktok_connector.mapping.field_types import Field, Scope
@@ -19,6 +19,11 @@ from tiktok_connector.model.tiktok import JsonObject
 Apply = Callable[[list[JsonObject], Any, Scope, list[str]], str | None]
 """Sets each row's key in its object (`targets`), reading from `source`; appends the warnings of absent
 fields to the list; returns the skip reason of a required field without a value, else None."""
+Build = Callable[[list[JsonObject], Any, Scope, list[str]], JsonObject | str]
+"""Builds one event: each object starts as a copy of the batch's values for it (from the batch plan's
+objects, the first argument) or empty, the rows set their keys as `Apply` does, and the objects that
+have a key are nested in the event; returns the event, or the skip reason of a required field."""
+F = TypeVar("F", Apply, Build)
 
 
 class Row(NamedTuple):
@@ -37,23 +42,50 @@ class Row(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(Generic[F]):
     objects: tuple[str, ...]
     """The TikTok objects the rows fill, in output order: "" (the event itself), `user`, `page`, ..."""
-    children: tuple[tuple[int, str], ...]
-    """(index, name) of the objects nested in the event (all but the first)."""
     from_batch: tuple[int, ...]
     """Per object, the index of the same object in the batch plan (-1: none), whose values it starts with."""
     rows: tuple[Row, ...]
-    apply: Apply
+    apply: F
     code: str
 
 
-def plan(fields: Iterable[Field], batch_objects: tuple[str, ...] = (), *, nest: bool = True) -> Plan:
-    """The plan of these fields; `batch_objects`: those of the batch plan, whose values events start with.
+def batch_plan(fields: Iterable[Field]) -> Plan[Apply]:
+    """The plan of the fields that are the same for every event of a batch: `apply` fills one object per
+    section, kept apart (each event's objects start as copies of them)."""
+    objects, rows = _rows(fields)
+    namespace: dict[str, Any] = {}
+    lines = ["def apply(targets, source, scope, absent):"]
+    lines += [f"    target{index} = targets[{index}]" for index in range(len(objects))]
+    lines += _rows_lines(rows, namespace)
+    lines.append("    return None")
+    apply, code = compiled(lines, namespace, "apply")
+    return Plan(objects, (-1,) * len(objects), rows, cast(Apply, apply), code)
 
-    With `nest`, `apply` ends by setting each non-empty object under its name in the event (the first
-    object); without, the objects are left apart (the batch's values, copied into each event's)."""
+
+def event_plan(fields: Iterable[Field], batch_objects: tuple[str, ...]) -> Plan[Build]:
+    """The plan of an event's own fields; `batch_objects`: those of the batch plan, whose values the
+    event's objects of the same name start with."""
+    objects, rows = _rows(fields)
+    from_batch = tuple(batch_objects.index(name) if name in batch_objects else -1 for name in objects)
+    namespace: dict[str, Any] = {}
+    lines = ["def build(batch, source, scope, absent):"]
+    lines += [
+        f"    target{index} = batch[{start}].copy()" if start >= 0 else f"    target{index} = {{}}"
+        for index, start in enumerate(from_batch)
+    ]
+    lines += _rows_lines(rows, namespace)
+    for index, name in enumerate(objects[1:], start=1):
+        lines += [f"    if target{index}:", f"        target0[{name!r}] = target{index}"]
+    lines.append("    return target0")
+    build, code = compiled(lines, namespace, "build")
+    return Plan(objects, from_batch, rows, cast(Build, build), code)
+
+
+def _rows(fields: Iterable[Field]) -> tuple[tuple[str, ...], tuple[Row, ...]]:
+    """The TikTok objects the fields fill ("" first: the event itself), and each field's row."""
     objects = [""]
     rows = []
     for row in fields:
@@ -63,11 +95,16 @@ def plan(fields: Iterable[Field], batch_objects: tuple[str, ...] = (), *, nest: 
         if row.items:
             assert step is None and not any(item.required for item in row.items), "items skip no event"
             step = _compiled_items(tuple(_row(0, item, item.step) for item in row.items))
-        target = objects.index(row.section)
-        rows.append(_row(target, row, step))
-    apply, code = _compiled_apply(tuple(rows), objects, nest)
-    from_batch = tuple(batch_objects.index(name) if name in batch_objects else -1 for name in objects)
-    return Plan(tuple(objects), tuple(enumerate(objects))[1:], from_batch, tuple(rows), apply, code)
+        rows.append(_row(objects.index(row.section), row, step))
+    return tuple(objects), tuple(rows)
+
+
+def _rows_lines(rows: tuple[Row, ...], namespace: dict[str, Any]) -> list[str]:
+    lines = []
+    for number, row in enumerate(rows):
+        place = f"target{row.target}[{row.key!r}]"
+        lines += ["    " + line for line in _row_lines(number, row, place, "absent", namespace)]
+    return lines
 
 
 def _row(target: int, field: Field, step: Callable[[Any, Scope], Any] | None) -> Row:
@@ -97,22 +134,6 @@ def _row_lines(number: int, row: Row, place: str, absent: str, namespace: dict[s
     return lines
 
 
-def _compiled_apply(rows: tuple[Row, ...], objects: list[str], nest: bool) -> tuple[Apply, str]:
-    """The function applying the rows in order, and its code."""
-    namespace: dict[str, Any] = {}
-    lines = ["def apply(targets, source, scope, absent):"]
-    lines += [f"    target{index} = targets[{index}]" for index in range(len(objects))]
-    for number, row in enumerate(rows):
-        place = f"target{row.target}[{row.key!r}]"
-        lines += ["    " + line for line in _row_lines(number, row, place, "absent", namespace)]
-    if nest:
-        for index, name in enumerate(objects[1:], start=1):
-            lines += [f"    if target{index}:", f"        target0[{name!r}] = target{index}"]
-    lines.append("    return None")
-    apply, code = compiled(lines, namespace, "apply")
-    return cast(Apply, apply), code
-
-
 def _compiled_items(rows: tuple[Row, ...]) -> Callable[[list[Any], Scope], list[JsonObject] | None]:
     """A list field's step: one item per element that has at least one field (None: no such element)."""
     namespace: dict[str, Any] = {}
@@ -132,12 +153,14 @@ def _compiled_items(rows: tuple[Row, ...]) -> Callable[[list[Any], Scope], list[
     return cast(Callable[[list[Any], Scope], list[JsonObject] | None], items)
 
 
-BATCH_PLAN: Final = plan((row for row in EVENT_FIELDS if row.per_batch), nest=False)
+BATCH_PLAN: Final = batch_plan(row for row in EVENT_FIELDS if row.per_batch)
 """The fields that are the same for every event of a batch (identities, IP, user agent): once per batch."""
-EVENT_PLAN: Final = plan((row for row in EVENT_FIELDS if not row.per_batch), BATCH_PLAN.objects)
+EVENT_PLAN: Final = event_plan((row for row in EVENT_FIELDS if not row.per_batch), BATCH_PLAN.objects)
 """The fields of each event, of a type without fields of its own."""
 PLANS_BY_TYPE: Final = {
-    event_type: plan([row for row in EVENT_FIELDS if not row.per_batch] + list(fields), BATCH_PLAN.objects)
+    event_type: event_plan(
+        [row for row in EVENT_FIELDS if not row.per_batch] + list(fields), BATCH_PLAN.objects
+    )
     for event_type, fields in FIELDS_BY_EVENT_TYPE.items()
 }
 IDENTIFIERS: Final = tuple(
