@@ -1,11 +1,16 @@
 """The code written from the field tables: its inline fast paths give exactly what the functions give."""
 
 import math
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from tiktok_connector.mapping.codegen import INLINE_READS, compiled, read_expression
+from tiktok_connector.mapping import steps
+from tiktok_connector.mapping.codegen import INLINE_READS, compiled, read_expression, step_expression
+from tiktok_connector.mapping.field_types import Scope
+from tiktok_connector.mapping.settings import MappingSettings
+from tiktok_connector.model.events import Batch, Event
 
 # Every kind of decoded JSON value, and the edges of each reader's fast path.
 VALUES: list[Any] = [
@@ -64,3 +69,58 @@ def test_a_reader_without_an_inline_form_is_called() -> None:
         return str(value).upper()
 
     assert read_expression(upper, "upper", "text") == "upper(text)"
+
+
+URLS = [
+    "https://shop.example.com/p/1",
+    "HTTPS://shop.example.com/",
+    "http://shop.example.com/",
+    "ftp://shop.example.com/",
+    "shop.example.com",
+    "https://shop.example.com/?email=jane%40example.com&x=1",
+    "https://shop.example.com/?e=jane@example.com",
+    "https://user@shop.example.com/",
+    "https://shop.example.com/?ttclid=E.C.P.fromurl",
+    "https://shop.example.com/?ttclid=other",
+]
+STEP_SAMPLES: dict[Any, list[tuple[Any, Event]]] = {
+    steps.seconds: [(ms, Event("commerce_event")) for ms in (0, 999, 1000, 1_741_954_000_999)],
+    steps.click_id: [
+        ((callback, url), Event("commerce_event"))
+        for callback in (None, "E.C.P.abc", "e.c.p.abc", "abc", "")
+        for url in (None, *URLS)
+    ],
+    steps.page_url: [(url, Event("commerce_event")) for url in URLS],
+    steps.without_emails: [(url, Event("commerce_event")) for url in URLS],
+    steps.listed_currency: [(code, Event("commerce_event")) for code in ("USD", "EUR", "XXX", "usd", "")],
+    steps.value_with_listed_currency: [
+        (value, Event("commerce_event", currency_code=code))
+        for value in (0, 12.5)
+        for code in (None, "USD", "XXX", "")
+    ],
+    steps.purchase_only: [
+        ("ORD-1", Event("commerce_event", product_action=action))
+        for action in (None, "purchase", "checkout", "Purchase")
+    ],
+}
+
+
+def test_every_inline_step_has_samples() -> None:
+    assert set(STEP_SAMPLES) == set(steps.INLINE_STEPS)
+
+
+@pytest.mark.parametrize(
+    ("step", "value", "event"),
+    [(step, value, event) for step, samples in STEP_SAMPLES.items() for value, event in samples],
+    ids=lambda item: getattr(item, "__name__", None) or repr(item)[:40],
+)
+def test_an_inline_step_gives_what_its_step_gives(step: Any, value: Any, event: Event) -> None:
+    inline, _ = compiled(
+        ["def inline(value, scope):", f"    return {step_expression(steps.INLINE_STEPS, step, 'call')}"],
+        {"call": step, **steps.STEP_GLOBALS},
+        "inline",
+    )
+    called, written = (Scope(Batch([event]), MappingSettings(), Counter(), event) for _ in range(2))
+
+    assert inline(value, written) == step(value, called)
+    assert written.pending == called.pending  # the same warnings

@@ -9,7 +9,7 @@ the type mParticle documents) an inline expression gives the same result without
 holds each one equal to its function.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from tiktok_connector.platform.values import MAX_AMOUNT, to_number, to_text, to_whole_number
@@ -31,6 +31,16 @@ def read_expression(read: Callable[[object], Any], call: str, value: str = "valu
     if template is None:
         return f"{call}({value})"
     return template.format(value=value, call=call)
+
+
+def step_expression(
+    templates: Mapping[Callable[[Any, Any], Any], str], step: Callable[[Any, Any], Any], call: str
+) -> str:
+    """Python for `step(value, scope)`, where `call` is the name `step` is bound to in the namespace."""
+    template = templates.get(step)
+    if template is None:
+        return f"{call}(value, scope)"
+    return template.format(value="value", call=call)
 
 
 def compiled(lines: list[str], namespace: dict[str, Any], name: str) -> tuple[Callable[..., Any], str]:

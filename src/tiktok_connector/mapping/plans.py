@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, NamedTuple, TypeVar, cast
 
-from tiktok_connector.mapping.codegen import compiled
+from tiktok_connector.mapping.codegen import compiled, step_expression
 from tiktok_connector.mapping.field_types import Field, Scope
 from tiktok_connector.mapping.fields import EVENT_FIELDS, FIELDS_BY_EVENT_TYPE
+from tiktok_connector.mapping.steps import INLINE_STEPS, STEP_GLOBALS
 from tiktok_connector.model.tiktok import JsonObject
 
 Apply = Callable[[list[JsonObject], Any, Scope, list[str]], str | None]
@@ -56,7 +57,7 @@ def batch_plan(fields: Iterable[Field]) -> Plan[Apply]:
     """The plan of the fields that are the same for every event of a batch: `apply` fills one object per
     section, kept apart (each event's objects start as copies of them)."""
     objects, rows = _rows(fields)
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {**STEP_GLOBALS}
     lines = ["def apply(targets, source, scope, absent):"]
     lines += [f"    target{index} = targets[{index}]" for index in range(len(objects))]
     lines += _rows_lines(rows, namespace)
@@ -70,7 +71,7 @@ def event_plan(fields: Iterable[Field], batch_objects: tuple[str, ...]) -> Plan[
     event's objects of the same name start with."""
     objects, rows = _rows(fields)
     from_batch = tuple(batch_objects.index(name) if name in batch_objects else -1 for name in objects)
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {**STEP_GLOBALS}
     lines = ["def build(batch, source, scope, absent):"]
     lines += [
         f"    target{index} = batch[{start}].copy()" if start >= 0 else f"    target{index} = {{}}"
@@ -120,7 +121,10 @@ def _row_lines(number: int, row: Row, place: str, absent: str, namespace: dict[s
     lines = [f"value = {row.expression or f'get{number}(source)'}"]
     if row.step is not None:
         namespace[f"step{number}"] = row.step
-        lines += ["if value is not None:", f"    value = step{number}(value, scope)"]
+        lines += [
+            "if value is not None:",
+            f"    value = {step_expression(INLINE_STEPS, row.step, f'step{number}')}",
+        ]
     lines += ["if value is not None:", f"    {place} = value"]
     if row.required is not None:
         lines += ["else:", f"    return {row.required!r}"]
@@ -136,7 +140,7 @@ def _row_lines(number: int, row: Row, place: str, absent: str, namespace: dict[s
 
 def _compiled_items(rows: tuple[Row, ...]) -> Callable[[list[Any], Scope], list[JsonObject] | None]:
     """A list field's step: one item per element that has at least one field (None: no such element)."""
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {**STEP_GLOBALS}
     lines = [
         "def items(elements, scope):",
         "    found = []",

@@ -6,7 +6,8 @@ Each step's docstring is its entry in the generated mapping table (`docs/mapping
 import hashlib
 import time
 import unicodedata
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from tiktok_connector.mapping.field_types import Scope
 from tiktok_connector.mapping.identities import TikTokIdentifier, hashed_identifier, is_sha256_hex
@@ -150,3 +151,21 @@ def value_with_listed_currency(value: float, scope: Scope) -> float | None:
 def purchase_only(order_id: str, scope: Scope) -> str | None:
     """Only on `purchase` actions."""
     return order_id if scope.event.product_action == "purchase" else None
+
+
+INLINE_STEPS: Final[dict[Callable[[Any, Scope], Any], str]] = {
+    seconds: "{value} // 1000",
+    click_id: f"{{value}}[0] if {{value}}[0] is not None and {{value}}[0].startswith({CLICK_ID_PREFIX!r}) "
+    "else {call}({value}, scope)",
+    page_url: '{value} if {value}.startswith("https://") and "@" not in {value} and "%40" not in {value} '
+    "else {call}({value}, scope)",
+    without_emails: '{value} if "@" not in {value} and "%40" not in {value} else {call}({value}, scope)',
+    listed_currency: "{value} if {value} in CURRENCIES else {call}({value}, scope)",
+    value_with_listed_currency: "{value} if scope.event.currency_code in CURRENCIES "
+    "else {call}({value}, scope)",
+    purchase_only: "{value} if scope.event.product_action == 'purchase' else None",
+}
+"""Per step: an expression equal to `call(value, scope)` for the usual case, written inline by the plans
+(`mapping.codegen`) to skip the call; anything else goes to the step. `STEP_GLOBALS` are the names
+they use."""
+STEP_GLOBALS: Final = {"CURRENCIES": CURRENCIES}
