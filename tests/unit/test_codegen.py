@@ -1,16 +1,22 @@
 """The code written from the field tables: its inline fast paths give exactly what the functions give."""
 
+import json
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tiktok_connector.inbound.webhook import parse_webhook_body
+from tiktok_connector.mapping import fields as tables
 from tiktok_connector.mapping import steps
 from tiktok_connector.mapping.codegen import INLINE_READS, compiled, read_expression, step_expression
-from tiktok_connector.mapping.field_types import Scope
+from tiktok_connector.mapping.field_types import Field, Scope
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.model.events import Batch, Event
+from tiktok_connector.platform.errors import BadRequestError
+from tiktok_connector.platform.http_edge import request_body
 
 # Every kind of decoded JSON value, and the edges of each reader's fast path.
 VALUES: list[Any] = [
@@ -124,3 +130,45 @@ def test_an_inline_step_gives_what_its_step_gives(step: Any, value: Any, event: 
 
     assert inline(value, written) == step(value, called)
     assert written.pending == called.pending  # the same warnings
+
+
+def _scopes() -> list[Scope]:
+    """A scope per event of the Webhook samples, with a TikTok event chosen (what the plans read)."""
+    scopes = []
+    for path in sorted(Path(__file__).parents[2].joinpath("events").glob("webhook-*.json")):
+        try:
+            batches = parse_webhook_body(request_body(json.loads(path.read_text(encoding="utf-8"))))
+        except BadRequestError:
+            continue  # the sample of a refused body
+        for batch in batches:
+            for event in batch.events:
+                scope = Scope(batch, MappingSettings(), Counter(), event)
+                scope.tiktok_event = "AddToCart"
+                scopes.append(scope)
+    return scopes
+
+
+def _rows_with_expressions() -> list[Field]:
+    rows = [*tables.EVENT_FIELDS, *(row for rows in tables.FIELDS_BY_EVENT_TYPE.values() for row in rows)]
+    return [row for row in rows if row.source.expression is not None and row.source.kind != "product"]
+
+
+@pytest.mark.parametrize("row", _rows_with_expressions(), ids=lambda row: row.tiktok)
+def test_a_sources_expression_reads_what_its_get_reads(row: Field) -> None:
+    expression = row.source.expression
+    assert expression is not None
+    read, _ = compiled(["def read(source):", f"    return {expression}"], {}, "read")
+    scopes = _scopes()
+
+    assert [read(scope) for scope in scopes] == [row.source.get(scope) for scope in scopes]
+    assert any(row.source.get(scope) is not None for scope in scopes) or row.tiktok == "limited_data_use"
+
+
+def test_a_product_sources_expression_reads_what_its_get_reads() -> None:
+    products = [product for scope in _scopes() for product in scope.event.products]
+    assert products
+    for item in (item for row in tables.COMMERCE_FIELDS for item in row.items):
+        expression = item.source.expression
+        assert expression is not None
+        read, _ = compiled(["def read(source):", f"    return {expression}"], {}, "read")
+        assert [read(product) for product in products] == [item.source.get(product) for product in products]

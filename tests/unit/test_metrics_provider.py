@@ -1,13 +1,17 @@
-"""The connector's EMF provider records exactly what Powertools' own records, on every path."""
+"""The connector's EMF provider records exactly what Powertools' own records, on every path; its log
+lines read back as Powertools' own serializer writes them."""
 
 import json
 import time
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from tiktok_connector.platform import observability
 from tiktok_connector.platform.observability import _EMFProvider
 
 CALLS: list[dict[str, Any]] = [
@@ -85,3 +89,27 @@ def test_a_flush_writes_the_document_powertools_writes(capsys: pytest.CaptureFix
     with pytest.warns(UserWarning, match="No application metrics"):  # nothing left: Powertools' warning
         ours.flush_metrics()
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"level": "INFO", "message": "batch processed", "summary": {"received": 2, "skipped": {}}},
+        {"message": "Zürich ✓", "ids": ["1", "2"], "latency_ms": 12.5, "retry": None, "ok": True},
+        {"message": "non-string keys", "counts": {1: "a", 2: "b"}},
+        {"message": "unserialisable", "when": Decimal("1.5"), "path": Path("/tmp")},
+    ],
+)
+def test_a_log_line_reads_back_as_powertools_would_write_it(record: dict[str, Any]) -> None:
+    line = observability._log_line(record)
+
+    assert "\n" not in line
+    assert json.loads(line) == json.loads(json.dumps(record, default=str, ensure_ascii=False))
+
+
+def test_a_log_line_orjson_refuses_is_written_as_powertools_writes_it() -> None:
+    record = {"message": "a split emoji \ud83d", "big": 2**70}
+
+    assert observability._log_line(record) == json.dumps(
+        record, default=str, separators=(",", ":"), ensure_ascii=False
+    )

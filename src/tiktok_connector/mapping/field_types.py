@@ -186,7 +186,9 @@ def flags(*names: str) -> Source:
     path = " | ".join(f"custom_flags.{name}" for name in names)
     parsed = "`custom_flags`: text (of a list, its first element), trimmed; names case-insensitive"
     model = "event.custom_flags[" + ", ".join(map(repr, names)) + "]"
-    return Source("flag", model, get, path, path, parsed=parsed)
+    found = ", ".join(f"source.event.custom_flags.get({name!r})" for name in lowered)
+    expression = f"(found if any(found := ({found},)) else None)"
+    return Source("flag", model, get, path, path, parsed=parsed, expression=expression)
 
 
 def setting(attribute: str, webhook: str, firehose: str) -> Source:

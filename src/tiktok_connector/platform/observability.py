@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import (
     MAX_METRIC_NAME_LENGTH,
     MAX_METRICS,
 )
+from aws_lambda_powertools.shared.functions import powertools_dev_is_set
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "tiktok-connector")
@@ -109,9 +110,19 @@ def tracing_enabled() -> bool:
     return in_lambda and not emulated
 
 
+def _log_line(record: dict[str, Any]) -> str:
+    """A log record as compact JSON with orjson (~5x quicker than `json`, one line per invocation at
+    INFO); what orjson refuses (a lone surrogate, an int beyond 64 bits) as Powertools writes it."""
+    try:
+        return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:
+        return json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
 TRACING = tracing_enabled()
 """Whether this container traces (decided once, as Powertools' Tracer decides it)."""
-logger = Logger(service=SERVICE)
+# POWERTOOLS_DEV (SAM local) asks for indented log lines: Powertools' own serializer writes them.
+logger = Logger(service=SERVICE, json_serializer=None if powertools_dev_is_set() else _log_line)
 _NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MParticleTikTokConnector")
 metrics = Metrics(namespace=_NAMESPACE, provider=_EMFProvider(namespace=_NAMESPACE))
 tracer = (
