@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import certifi
 import pytest
-from urllib3 import PoolManager, ProxyManager
+from urllib3 import ProxyManager
 
 from tiktok_connector.delivery import http_session
 
@@ -21,24 +21,26 @@ def fresh_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     http_session.reset_session()
 
 
-def test_without_a_proxy_the_hosts_own_pool_takes_the_path() -> None:
-    opener, target = http_session._opener(URL)
+def test_without_a_proxy_one_kept_alive_connection_to_the_host_takes_the_path() -> None:
+    direct = http_session.session(URL)
 
-    assert type(http_session.session(URL)) is PoolManager
-    assert target == "/open_api/v1.3/event/track/"
-    assert opener.__self__.host == "business-api.tiktok.com"  # type: ignore[attr-defined]
-    assert http_session._opener(URL)[0].__self__ is opener.__self__  # type: ignore[attr-defined]
+    assert isinstance(direct, http_session._Direct)
+    assert (direct.host, direct.port, direct.target) == (
+        "business-api.tiktok.com",
+        None,
+        "/open_api/v1.3/event/track/",
+    )
+    assert http_session.session(URL) is direct  # one per container
+    other = http_session.session("http://127.0.0.1:9/track/?a=1")  # another URL: its own connection
+    assert isinstance(other, http_session._Direct) and other.target == "/track/?a=1"
 
 
 def test_the_proxy_the_environment_names_takes_the_whole_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    opener, target = http_session._opener(URL)
     manager = http_session.session(URL)
 
-    assert opener == manager.urlopen
     assert isinstance(manager, ProxyManager)
     assert manager.proxy is not None and manager.proxy.host == "proxy.internal"
-    assert target == URL
     assert manager.pool_classes_by_scheme["https"] is http_session._HTTPSPool  # deadlines still apply
 
 
@@ -46,7 +48,7 @@ def test_no_proxy_exempts_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "localhost,.tiktok.com")
 
-    assert type(http_session.session(URL)) is PoolManager
+    assert isinstance(http_session.session(URL), http_session._Direct)
 
 
 def test_the_ca_bundle_is_certifis_unless_the_environment_names_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,5 +57,5 @@ def test_the_ca_bundle_is_certifis_unless_the_environment_names_one(monkeypatch:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     named = http_session.session(URL)
 
-    assert default.connection_pool_kw["ca_certs"] == certifi.where()
-    assert named.connection_pool_kw["ca_certs"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert isinstance(default, http_session._Direct) and isinstance(named, http_session._Direct)
+    assert (default.bundle, named.bundle) == (certifi.where(), "/etc/ssl/certs/ca-certificates.crt")

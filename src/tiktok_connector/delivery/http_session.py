@@ -1,13 +1,15 @@
-"""The container's HTTP connections to TikTok, and a deadline on the whole answer of each POST.
+"""The container's HTTP connection to TikTok, and a deadline on the whole answer of each POST.
 
-POSTs go through urllib3, the transport requests itself is built on, with one pool of kept-alive
-connections per container. A `requests.Session` on top of it cost ~0.2 ms of CPU per POST (request
-preparation, settings merge, cookie jar, hooks, its own copy of the answer's headers): most of the
-connector's fixed cost per invocation (BENCHMARKS.md, "What changed in this round").
+Without a proxy, POSTs go through one kept-alive connection of the standard library's `http.client`
+(the layer urllib3 and requests are built on), reused across invocations and replaced when TikTok has
+closed it. urllib3's pool and requests' session on top of it cost ~0.1 ms and ~0.3 ms of CPU per POST
+(header checks, response wrappers, the pool's queue): most of the connector's fixed cost per
+invocation (BENCHMARKS.md). With a proxy from the environment (`HTTPS_PROXY`, `NO_PROXY`, SOCKS), urllib3's
+proxy managers do the tunnelling.
 
-urllib3's read timeout bounds each wait for bytes, not the answer: a server that sends one byte a second
-never trips it. Each POST is therefore watched: one watchdog thread per container shuts the connection
-of a POST whose deadline has passed down, which ends any blocked connect, send or read at once (the POST
+A read timeout bounds each wait for bytes, not the answer: a server that sends one byte a second never
+trips it. Each POST is therefore watched: one watchdog thread per container shuts the connection of a
+POST whose deadline has passed down, which ends any blocked connect, send or read at once (the POST
 then fails and the caller sees `DeadlineReachedError`). The connection classes below only tell the
 current POST's watch which connection it is using. A thread per POST (a `threading.Timer`) did the same
 at ~0.2 ms per POST; the one watchdog sleeps until the earliest deadline and is woken only when a POST
@@ -15,29 +17,29 @@ has an earlier one than it sleeps for.
 """
 
 import contextlib
+import http.client
 import math
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import certifi
-from urllib3 import BaseHTTPResponse, PoolManager, ProxyManager, Timeout
+from urllib3 import PoolManager, ProxyManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as TimeoutReachedError
-from urllib3.util import parse_url
+from urllib3.util.wait import wait_for_read
 
 from tiktok_connector.platform.observability import TRACING, tracer
 
-_session: PoolManager | None = None
-_direct: tuple[str, PoolManager, HTTPConnectionPool, str] | None = None
+_session: "PoolManager | _Direct | None" = None
 _current = threading.local()
 
 
@@ -70,9 +72,9 @@ class _Watch:
     def __init__(self, due: float) -> None:
         self.due = due
         self.fired = False
-        self._connections: list[HTTPConnection] = []
+        self._connections: list[http.client.HTTPConnection] = []
 
-    def add(self, connection: HTTPConnection) -> None:
+    def add(self, connection: http.client.HTTPConnection) -> None:
         with _WATCHDOG.lock:
             self._connections.append(connection)
             if self.fired:
@@ -125,7 +127,7 @@ class _Watchdog:
 _WATCHDOG: Final = _Watchdog()
 
 
-def _shut(connection: HTTPConnection) -> None:
+def _shut(connection: http.client.HTTPConnection) -> None:
     sock = connection.sock
     if sock is None:
         return
@@ -134,7 +136,7 @@ def _shut(connection: HTTPConnection) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _watched(connection: HTTPConnection) -> None:
+def _watched(connection: http.client.HTTPConnection) -> None:
     watch: _Watch | None = getattr(_current, "watch", None)
     if watch is not None:
         watch.add(connection)
@@ -171,6 +173,75 @@ class _HTTPSPool(HTTPSConnectionPool):
 _POOLS: Final = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+class _WatchedStdlibHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watched(self)
+
+
+class _WatchedStdlibHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watched(self)
+
+
+class _Direct:
+    """One kept-alive connection to the URL's host (no proxy), through `http.client`."""
+
+    def __init__(self, url: str, bundle: str) -> None:
+        parts = urlsplit(url)
+        self.url = url
+        self.host = parts.hostname or ""
+        self.port = parts.port
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.bundle = bundle
+        """The CA certificates TLS connections trust (a file, or a directory of them)."""
+        self._context: ssl.SSLContext | None = None
+        self._https = parts.scheme == "https"
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()  # Lambda runs one invocation at a time; other callers may not
+
+    def post(self, data: bytes, headers: dict[str, str], timeout: tuple[float, float]) -> HttpAnswer:
+        with self._lock:
+            return self._post(data, headers, timeout)
+
+    def _post(self, data: bytes, headers: dict[str, str], timeout: tuple[float, float]) -> HttpAnswer:
+        connection = self._connection
+        if connection is not None and connection.sock is not None and wait_for_read(connection.sock, 0.0):
+            connection.close()  # closed by TikTok while idle (or sent bytes no request asked for)
+        if connection is None:
+            connection = self._connection = self._new_connection()
+        connection.timeout = timeout[0]  # for the connect, and for sending the body
+        try:
+            if connection.sock is None:
+                connection.connect()
+            else:
+                _watched(connection)  # kept alive from an earlier POST: this POST's watch shuts it
+                connection.sock.settimeout(timeout[0])
+            connection.request("POST", self.target, body=data, headers=headers)
+            assert connection.sock is not None
+            connection.sock.settimeout(timeout[1])
+            response = connection.getresponse()
+            return HttpAnswer(response.status, response.reason or "", response.read())
+        except BaseException:
+            connection.close()  # in an unknown state: the next POST opens a new one
+            raise
+
+    def _new_connection(self) -> http.client.HTTPConnection:
+        if not self._https:
+            return _WatchedStdlibHTTPConnection(self.host, self.port)
+        if self._context is None:
+            if os.path.isdir(self.bundle):
+                self._context = ssl.create_default_context(capath=self.bundle)
+            else:
+                self._context = ssl.create_default_context(cafile=self.bundle)
+        return _WatchedStdlibHTTPSConnection(self.host, self.port, context=self._context)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+
 def post_within(
     url: str, *, data: bytes, headers: dict[str, str], timeout: tuple[float, float], deadline_s: float
 ) -> HttpAnswer:
@@ -198,27 +269,19 @@ def post_within(
 def _post(
     url: str, data: bytes, headers: dict[str, str], timeout: tuple[float, float], deadline_s: float
 ) -> HttpAnswer:
-    opener, target = _opener(url)
+    route = session(url)
     watch = _WATCHDOG.watch(deadline_s)
     _current.watch = watch
     try:
-        response = opener(
-            "POST",
-            target,
-            body=data,
-            headers=headers,
-            timeout=Timeout(connect=timeout[0], read=timeout[1]),
-            retries=False,  # our own retry loop decides, with the Lambda deadline in view
-            redirect=False,
-            assert_same_host=False,
-            preload_content=True,
-        )
-        answer = HttpAnswer(response.status, response.reason or "", response.data)
+        if isinstance(route, _Direct):
+            answer = route.post(data, headers, timeout)
+        else:
+            answer = _post_through(route, url, data, headers, timeout)
     except NewConnectionError:  # refused or unreachable (urllib3 files it under its timeouts)
         raise (DeadlineReachedError if watch.fired else PostFailedError) from None
-    except TimeoutReachedError:
+    except (TimeoutReachedError, TimeoutError):
         raise (DeadlineReachedError if watch.fired else PostTimedOutError) from None
-    except (HTTPError, OSError):
+    except (HTTPError, http.client.HTTPException, OSError):
         raise (DeadlineReachedError if watch.fired else PostFailedError) from None
     finally:
         _current.watch = None
@@ -229,37 +292,47 @@ def _post(
     return answer
 
 
-def _opener(url: str) -> tuple[Callable[..., BaseHTTPResponse], str]:
-    """What opens a request to `url`, and the target to give it: without a proxy, the host's own
-    connection pool and the path (the pool manager would parse the URL and look the pool up on every
-    POST, ~45 µs), else the proxy manager and the whole URL."""
-    global _direct  # noqa: PLW0603 - the last URL's pool, one per container
-    manager = session(url)
-    if type(manager) is not PoolManager:
-        return manager.urlopen, url
-    if _direct is None or _direct[0] != url or _direct[1] is not manager:
-        parts = parse_url(url)
-        _direct = (url, manager, manager.connection_from_url(url), parts.request_uri)
-    return _direct[2].urlopen, _direct[3]
+def _post_through(
+    manager: PoolManager, url: str, data: bytes, headers: dict[str, str], timeout: tuple[float, float]
+) -> HttpAnswer:
+    """Through the proxy the environment names (urllib3's proxy managers)."""
+    response = manager.urlopen(
+        "POST",
+        url,
+        body=data,
+        headers=headers,
+        timeout=Timeout(connect=timeout[0], read=timeout[1]),
+        retries=False,  # our own retry loop decides, with the Lambda deadline in view
+        redirect=False,
+        assert_same_host=False,
+        preload_content=True,
+    )
+    return HttpAnswer(response.status, response.reason or "", response.data)
 
 
-def session(url: str) -> PoolManager:
-    """The container's connection pool: keeps one TCP/TLS connection alive across invocations.
+def session(url: str) -> "PoolManager | _Direct":
+    """The container's connection to TikTok: one kept-alive TCP/TLS connection across invocations.
 
     The proxy (`HTTPS_PROXY`, `NO_PROXY`, ...) and the CA bundle (`REQUESTS_CA_BUNDLE`,
     `CURL_CA_BUNDLE`, else certifi's, as requests reads them) come from the environment, once.
     """
     global _session  # noqa: PLW0603 - one per container
-    if _session is None:
-        _session = _new_pool(url)
+    if _session is None or (type(_session) is _Direct and _session.url != url):
+        if _session is not None:
+            _session.close()  # another TikTok URL (tests point the function at several)
+        proxy = _environment_proxy(url)
+        _session = _Direct(url, _ca_bundle()) if proxy is None else _new_pool(url, proxy)
     return _session
 
 
-def _new_pool(url: str) -> PoolManager:
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+def _ca_bundle() -> str:
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+
+
+def _new_pool(url: str, proxy: str | None) -> PoolManager:
+    bundle = _ca_bundle()
     trust = {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
     options: dict[str, Any] = {"num_pools": 1, "maxsize": 4, "retries": False, **trust}
-    proxy = _environment_proxy(url)
     if proxy is None:
         manager = PoolManager(**options)
     elif proxy.lower().startswith("socks"):
@@ -286,7 +359,7 @@ def _environment_proxy(url: str) -> str | None:
 
 
 def reset_session() -> None:
-    global _session, _direct  # noqa: PLW0603
+    global _session  # noqa: PLW0603
     if _session is not None:
-        _session.clear()
-    _session = _direct = None
+        _session.clear() if isinstance(_session, PoolManager) else _session.close()
+    _session = None

@@ -21,7 +21,7 @@ from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "tiktok-connector")
 # Only what a request touches: Secrets Manager, SQS and S3 (botocore). The TikTok POST records its own
-# subsegment (`delivery.http_session`): it goes through urllib3, which the X-Ray SDK does not patch.
+# subsegment (`delivery.http_session`): it goes through http.client, which the X-Ray SDK does not patch.
 TRACED_MODULES = ("botocore",)
 
 
