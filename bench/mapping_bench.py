@@ -16,7 +16,7 @@ from devstack.lambda_runtime import http_api_event
 from tiktok_connector.config import load_settings
 from tiktok_connector.delivery import tiktok_client
 from tiktok_connector.inbound.webhook import parse_webhook_body
-from tiktok_connector.mapping.mapper import build_requests, map_batches
+from tiktok_connector.mapping.mapper import map_batches
 from tiktok_connector.model.tiktok import JsonObject
 from tiktok_connector.platform.http_edge import request_body
 
@@ -64,7 +64,7 @@ def project_path(environ: dict[str, str]) -> Callable[[dict[str, Any]], list[byt
     def run(raw_event: dict[str, Any]) -> list[bytes]:
         batches = parse_webhook_body(request_body(raw_event))
         mapped = map_batches(batches, mapping_settings)
-        requests = build_requests(mapped.mapped, pixel_id, settings.test_event_code)
+        requests = mapped.requests(pixel_id, settings.test_event_code)
         return [encode(request.body) for request in requests]
 
     return run
@@ -91,7 +91,7 @@ def dead_letter_bytes(environ: dict[str, str], body: str) -> int:
     )
     return sum(
         len(letter.body.encode("utf-8"))
-        for request in build_requests(mapped.mapped, pixel_id, settings.test_event_code)
+        for request in mapped.requests(pixel_id, settings.test_event_code)
         for letter in dead_letter_messages(request, failure, origin="webhook")
     )
 

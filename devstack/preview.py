@@ -47,7 +47,7 @@ from tiktok_connector.inbound.firehose import (
 from tiktok_connector.inbound.json_body import parse_json
 from tiktok_connector.inbound.registration import PIXEL_ID
 from tiktok_connector.inbound.webhook import parse_batch
-from tiktok_connector.mapping.mapper import build_requests, map_batches
+from tiktok_connector.mapping.mapper import map_batches
 from tiktok_connector.mapping.match_keys import MATCH_KEYS, count_match_keys, request_events
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.model.events import Batch
@@ -203,11 +203,11 @@ class Previewer:
                 advance(step)
 
         mapped = map_batches(batches(), body.mapping)
-        requests = build_requests(mapped.mapped, body.pixel_id, self.settings.test_event_code)
+        requests = mapped.requests(body.pixel_id, self.settings.test_event_code)
         result = self.result
         result.bodies[body.route] += 1
         result.received += mapped.received
-        result.mapped += len(mapped.mapped)
+        result.mapped += len(mapped.payloads)
         result.skipped.update(mapped.skipped)
         result.warnings.update(mapped.warnings)
         for key, count in count_match_keys(request_events(requests)).items():

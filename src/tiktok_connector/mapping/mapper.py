@@ -42,18 +42,30 @@ class MappedEvent:
 
 @dataclass(slots=True)
 class MappingResult:
-    """Every received event ends either in `mapped` or in `skipped` (by reason)."""
+    """Every received event ends either mapped (`payloads`, `sources`) or in `skipped` (by reason)."""
 
     received: int = 0
-    mapped: list[MappedEvent] = field(default_factory=list)
+    payloads: list[JsonObject] = field(default_factory=list)
+    """The TikTok events, in order (two lists rather than an object per event: one less per event)."""
+    sources: list[SourceRef] = field(default_factory=list)
+    """Where each of `payloads` came from, at the same index."""
     skipped: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
     key_masks: Counter[int] = field(default_factory=Counter)
     """Mapped events per `user_key_mask` of their `user` (counted here: a batch's shared fields once)."""
 
+    @property
+    def mapped(self) -> list[MappedEvent]:
+        """Each TikTok event with its source."""
+        return list(map(MappedEvent, self.payloads, self.sources))
+
     def match_keys(self) -> dict[str, int]:
         """How many mapped events carry each match key: `count_match_keys` of the mapped payloads."""
         return count_key_masks(self.key_masks)
+
+    def requests(self, pixel_id: str, test_event_code: str | None = None) -> list[TikTokRequest]:
+        """The mapped events in the fewest requests (`build_requests`)."""
+        return _requests(self.payloads, self.sources, pixel_id, test_event_code)
 
 
 def map_batches(batches: Iterable[Batch], settings: MappingSettings) -> MappingResult:
@@ -79,14 +91,20 @@ def build_requests(
     events: Sequence[MappedEvent], pixel_id: str, test_event_code: str | None = None
 ) -> list[TikTokRequest]:
     """The fewest requests of at most 1,000 events each (TikTok rejects larger ones whole)."""
+    payloads = [event.payload for event in events]
+    return _requests(payloads, [event.source for event in events], pixel_id, test_event_code)
+
+
+def _requests(
+    payloads: list[JsonObject], sources: list[SourceRef], pixel_id: str, test_event_code: str | None
+) -> list[TikTokRequest]:
     requests = []
-    for start in range(0, len(events), MAX_EVENTS_PER_REQUEST):
-        chunk = events[start : start + MAX_EVENTS_PER_REQUEST]
+    for start in range(0, len(payloads), MAX_EVENTS_PER_REQUEST):
         body: JsonObject = {"event_source": "web", "event_source_id": pixel_id}
         if test_event_code:
             body["test_event_code"] = test_event_code
-        body["data"] = [event.payload for event in chunk]
-        requests.append(TikTokRequest(body=body, sources=[event.source for event in chunk]))
+        body["data"] = payloads[start : start + MAX_EVENTS_PER_REQUEST]
+        requests.append(TikTokRequest(body=body, sources=sources[start : start + MAX_EVENTS_PER_REQUEST]))
     return requests
 
 
@@ -176,9 +194,8 @@ def _map_batch(
             assert isinstance(user, dict)
             result.key_masks[context.user_mask | user_key_mask(user, EVENT_USER_KEYS)] += 1
         assert event.event_id is not None  # the parsers always assign one
-        result.mapped.append(
-            MappedEvent(payload, SourceRef(event.event_id, batch.batch_id, event.source_event_id))
-        )
+        result.payloads.append(payload)
+        result.sources.append(SourceRef(event.event_id, batch.batch_id, event.source_event_id))
 
 
 def _carries_click_key(scope: Scope, event: Event) -> bool:

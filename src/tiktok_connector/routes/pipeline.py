@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tiktok_connector.delivery.deliver import deliver
 from tiktok_connector.delivery.report import DeliveryReport
 from tiktok_connector.delivery.tiktok_client import TokenSource
-from tiktok_connector.mapping.mapper import MappingResult, build_requests, map_batches
+from tiktok_connector.mapping.mapper import MappingResult, map_batches
 from tiktok_connector.mapping.match_keys import count_match_keys, request_events
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.model.events import Batch
@@ -86,7 +86,7 @@ def process_batches(
     # Correlation: every later log line of this invocation names the batches (ids only, no personal data).
     logger.append_keys(**_batch_keys(batches))
     mapped = map_batches(batches, mapping_settings)
-    requests = build_requests(mapped.mapped, pixel_id, test_event_code)
+    requests = mapped.requests(pixel_id, test_event_code)
     report = deliver(
         requests,
         api_url=api_url,
@@ -102,7 +102,7 @@ def process_batches(
         delivery=report,
         match_keys=(
             mapped.match_keys()  # every mapped event accepted: counted while mapping, at once
-            if report.forwarded == len(mapped.mapped)
+            if report.forwarded == len(mapped.payloads)
             else count_match_keys(request_events(report.forwarded_requests))
         ),
     )
