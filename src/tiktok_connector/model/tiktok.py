@@ -9,9 +9,12 @@ from dataclasses import dataclass
 JsonObject = dict[str, object]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceRef:
-    """Where a TikTok event came from, for the dead-letter queue and logs (no personal data)."""
+    """Where a TikTok event came from, for the dead-letter queue and logs (no personal data).
+
+    A value, never changed once made; not `frozen`, because a frozen dataclass is made three times
+    slower (its `__init__` goes through `object.__setattr__`) and the mapper makes one per event."""
 
     event_id: str
     batch_id: str | None = None
