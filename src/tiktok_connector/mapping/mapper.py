@@ -155,9 +155,10 @@ def _map_batch(
     purpose = settings.match.gdpr_consent_purpose
     consented = purpose is None or batch.consent.gdpr.get(purpose) is True
     result.received += len(batch.events)
+    skipped, payloads, sources, key_masks = result.skipped, result.payloads, result.sources, result.key_masks
     for event in batch.events:
         if event.invalid_reason is not None:
-            result.skipped["invalid_event"] += 1
+            skipped["invalid_event"] += 1
             continue
         candidates = mappings.get(event.event_type)
         mapping = find_custom_mapping(candidates, event) if candidates else None
@@ -167,21 +168,21 @@ def _map_batch(
             action = event.product_action if event.event_type == _COMMERCE else None
             tiktok_event = native.get(action) if action is not None else None
         if tiktok_event is None:
-            result.skipped["unsupported_event"] += 1
+            skipped["unsupported_event"] += 1
             continue
         if not consented:
-            result.skipped["no_consent"] += 1
+            skipped["no_consent"] += 1
             continue
         if context is None:
             context = _batch_context(batch, settings, result.warnings)
         if not context.identified and not (
             settings.match.forward_anonymous_with_click_id and _carries_click_key(context.scope, event)
         ):
-            result.skipped["no_identifiers"] += 1
+            skipped["no_identifiers"] += 1
             continue
         payload = _tiktok_event(context, event, tiktok_event, mapping)
         if isinstance(payload, str):
-            result.skipped[payload] += 1
+            skipped[payload] += 1
             continue
         # Forwarded: now the warnings of its values count (the parser's and the formatting steps').
         if event.warnings or context.scope.pending:
@@ -189,13 +190,13 @@ def _map_batch(
                 result.warnings[name] += 1
         user = payload.get("user")
         if user is None:
-            result.key_masks[context.user_mask] += 1
+            key_masks[context.user_mask] += 1
         else:
             assert isinstance(user, dict)
-            result.key_masks[context.user_mask | user_key_mask(user, EVENT_USER_KEYS)] += 1
+            key_masks[context.user_mask | user_key_mask(user, EVENT_USER_KEYS)] += 1
         assert event.event_id is not None  # the parsers always assign one
-        result.payloads.append(payload)
-        result.sources.append(SourceRef(event.event_id, batch.batch_id, event.source_event_id))
+        payloads.append(payload)
+        sources.append(SourceRef(event.event_id, batch.batch_id, event.source_event_id))
 
 
 def _carries_click_key(scope: Scope, event: Event) -> bool:
