@@ -77,7 +77,13 @@ def event_plan(fields: Iterable[Field], batch_objects: tuple[str, ...]) -> Plan[
         f"    target{index} = batch[{start}].copy()" if start >= 0 else f"    target{index} = {{}}"
         for index, start in enumerate(from_batch)
     ]
-    lines += _rows_lines(rows, namespace)
+    rows_lines = _rows_lines(rows, namespace)
+    # What most rows read, looked up once per event: the event, and its flags.
+    for name, path in (("flags", "source.event.custom_flags"), ("event", "source.event")):
+        if any(f"{path}." in line for line in rows_lines):
+            lines.append(f"    {name} = {path}")
+            rows_lines = [line.replace(f"{path}.", f"{name}.") for line in rows_lines]
+    lines += rows_lines
     for index, name in enumerate(objects[1:], start=1):
         lines += [f"    if target{index}:", f"        target0[{name!r}] = target{index}"]
     lines.append("    return target0")
