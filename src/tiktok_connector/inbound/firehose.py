@@ -246,12 +246,12 @@ def _parse_event(raw: object, mpid: str | None, batch_ms: int | None) -> Event:
     event_uuid = to_text(raw.get("id"))
     source_id = to_text(raw.get("source_id"))
     event = Event(
-        event_type=_EVENT_TYPES.get(firehose_type, firehose_type),
+        _EVENT_TYPES.get(firehose_type, firehose_type),
         # The client's message id first: the same event sent through the Webhook reaches TikTok once.
-        event_id=source_id or event_uuid or derived_event_id(raw, mpid),
-        source_event_id=event_uuid or source_id,
-        custom_attributes=custom_attributes(raw.get("attributes")),
-        custom_flags=custom_flags(raw.get("custom_flags")),
+        source_id or event_uuid or derived_event_id(raw, mpid),
+        event_uuid or source_id,
+        custom_attributes(raw.get("attributes")),
+        custom_flags(raw.get("custom_flags")),
     )
     read_event_time(event, raw.get("timestamp_ms"), batch_ms)
     if firehose_type == "product_action":

@@ -103,11 +103,11 @@ def _parse_event(raw: object, mpid: str | None, batch_ms: int | None) -> Event:
     source_event_id = str(server_id) if server_id is not None else None
     source_message_id = to_text(data.get("source_message_id"))
     event = Event(
-        event_type=event_type,
-        event_id=source_message_id or source_event_id or derived_event_id(raw, mpid),
-        source_event_id=source_event_id or source_message_id,
-        custom_attributes=custom_attributes(data.get("custom_attributes")),
-        custom_flags=custom_flags(data.get("custom_flags")),
+        event_type,
+        source_message_id or source_event_id or derived_event_id(raw, mpid),
+        source_event_id or source_message_id,
+        custom_attributes(data.get("custom_attributes")),
+        custom_flags(data.get("custom_flags")),
     )
     read_event_time(event, data.get("timestamp_unixtime_ms"), batch_ms)
     if event_type == _COMMERCE:

@@ -51,13 +51,19 @@ NO_CONSENT = ConsentState()
 
 @dataclass(slots=True)
 class Event:
-    """One mParticle event. `event_type` uses the Webhook names (`commerce_event`, `custom_event`, ...)."""
+    """One mParticle event. `event_type` uses the Webhook names (`commerce_event`, `custom_event`, ...).
+
+    The parsers give the first five values positionally (in this order), the rest as they read them."""
 
     event_type: str
     event_id: str | None = None
     """The TikTok `event_id`: the client's message id when present, so it is stable across retries."""
     source_event_id: str | None = None
     """mParticle's own id of the event (int64 as a decimal string, or the Firehose UUID)."""
+    custom_attributes: dict[str, str | None] = field(default_factory=dict)
+    """Attributes as text (numbers in decimal, booleans `true`/`false`); None for a list or object."""
+    custom_flags: dict[str, str] = field(default_factory=dict)
+    """Flags by lower-cased name, trimmed, blank ones left out (a list's first element)."""
     timestamp_ms: int | None = None
     """A plausible Unix time in milliseconds: the event's own, else its batch's."""
     name: str | None = None
@@ -69,10 +75,6 @@ class Event:
     currency_code: str | None = None
     """Trimmed and upper-cased; whether TikTok lists it is a mapping rule."""
     products: list[Product] = field(default_factory=list)
-    custom_attributes: dict[str, str | None] = field(default_factory=dict)
-    """Attributes as text (numbers in decimal, booleans `true`/`false`); None for a list or object."""
-    custom_flags: dict[str, str] = field(default_factory=dict)
-    """Flags by lower-cased name, trimmed, blank ones left out (a list's first element)."""
     warnings: tuple[str, ...] = ()
     """Values the parser could not read (`invalid_price`, ...), counted when the event is forwarded."""
     invalid_reason: str | None = None
