@@ -11,7 +11,7 @@ import pytest
 from tiktok_connector.inbound.webhook import parse_webhook_body
 from tiktok_connector.mapping import fields as tables
 from tiktok_connector.mapping import steps
-from tiktok_connector.mapping.codegen import INLINE_READS, compiled, read_expression, step_expression
+from tiktok_connector.mapping.codegen import READ_AS_IS, compiled, read_expression, step_expression
 from tiktok_connector.mapping.field_types import Field, Scope
 from tiktok_connector.mapping.settings import MappingSettings
 from tiktok_connector.model.events import Batch, Event
@@ -57,7 +57,7 @@ VALUES: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("read", list(INLINE_READS), ids=lambda read: read.__name__)
+@pytest.mark.parametrize("read", list(READ_AS_IS), ids=lambda read: read.__name__)
 @pytest.mark.parametrize("value", VALUES, ids=repr)
 def test_an_inline_read_gives_what_its_reader_gives(read: Any, value: Any) -> None:
     inline, _ = compiled(

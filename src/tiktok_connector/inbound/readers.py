@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Final, Literal
 
-from tiktok_connector.mapping.codegen import compiled, read_expression
+from tiktok_connector.mapping.codegen import compiled, read_expression, reads_as_is
 from tiktok_connector.mapping.custom import attribute_text
 from tiktok_connector.mapping.field_types import Field, Reader
 from tiktok_connector.mapping.fields import COMMERCE_FIELDS, EVENT_FIELDS
@@ -106,29 +106,35 @@ def _product_rows() -> tuple[tuple[str, Reader, str | None], ...]:
 def _compiled_products(
     rows: tuple[tuple[str, Reader, str | None], ...],
 ) -> tuple[Callable[[Event, list[object] | None], None], str]:
-    """`read_products(event, items)`: one `Product` per object of the list, each value by its row."""
+    """`read_products(event, items)`: one `Product` per object of the list, each value by its row.
+
+    A product whose every value has the type mParticle documents is made at once, after one test of
+    them all; any other is read value by value, each by its reader (with the warning of a refused one)."""
     namespace: dict[str, object] = {"Product": Product}
+    names = [f"v{number}" for number in range(len(rows))]
     lines = [
         "def read_products(event, items):",
         "    products = []",
         "    for item in items or ():",
         "        if not isinstance(item, dict):",
         "            continue",
+        *(f"        {name} = item.get({key!r})" for name, (key, _, _) in zip(names, rows, strict=True)),
     ]
-    for number, (key, read, invalid) in enumerate(rows):
+    conditions = [reads_as_is(read, name) for name, (_, read, _) in zip(names, rows, strict=True)]
+    if all(conditions):
+        lines.append("        if not (" + " and ".join(map(str, conditions)) + "):")
+        indent = "            "
+    else:
+        indent = "        "
+    for number, (name, (_, read, invalid)) in enumerate(zip(names, rows, strict=True)):
         namespace[f"read{number}"] = read
         lines += [
-            f"        v{number} = item.get({key!r})",
-            f"        if v{number} is not None:",
-            f"            v{number} = {read_expression(read, f'read{number}', f'v{number}')}",
+            f"{indent}if {name} is not None:",
+            f"{indent}    {name} = {read_expression(read, f'read{number}', name)}",
         ]
         if invalid is not None:
-            lines += [
-                f"            if v{number} is None:",
-                f"                event.warnings += ({invalid!r},)",
-            ]
-    values = ", ".join(f"v{number}" for number in range(len(rows)))
-    lines += [f"        products.append(Product({values}))", "    event.products = products"]
+            lines += [f"{indent}    if {name} is None:", f"{indent}        event.warnings += ({invalid!r},)"]
+    lines += [f"        products.append(Product({', '.join(names)}))", "    event.products = products"]
     return compiled(lines, namespace, "read_products")
 
 

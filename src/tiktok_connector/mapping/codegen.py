@@ -15,22 +15,27 @@ from typing import Any, Final
 from tiktok_connector.platform.values import MAX_AMOUNT, to_number, to_text, to_whole_number
 
 _IN_RANGE: Final = f"{-MAX_AMOUNT!r} <= {{value}} <= {MAX_AMOUNT!r}"
-INLINE_READS: Final[dict[Callable[[object], Any], str]] = {
-    to_text: "{value} if type({value}) is str and {value}.strip() else {call}({value})",
-    to_number: "{value} if (type({value}) is float or type({value}) is int) and "
-    + _IN_RANGE
-    + " else {call}({value})",
-    to_whole_number: "{value} if type({value}) is int and " + _IN_RANGE + " else {call}({value})",
+READ_AS_IS: Final[dict[Callable[[object], Any], str]] = {
+    to_text: "type({value}) is str and {value}.strip()",
+    to_number: "(type({value}) is float or type({value}) is int) and " + _IN_RANGE,
+    to_whole_number: "type({value}) is int and " + _IN_RANGE,
 }
-"""Per edge reader: an expression equal to `call(value)` that skips the call for the documented type."""
+"""Per edge reader: a condition under which `read(value)` is `value` itself (the documented type)."""
 
 
 def read_expression(read: Callable[[object], Any], call: str, value: str = "value") -> str:
-    """Python for `read(value)`, where `call` is the name `read` is bound to in the namespace."""
-    template = INLINE_READS.get(read)
-    if template is None:
+    """Python for `read(value)` that skips the call when the value reads as itself, where `call` is the
+    name `read` is bound to in the namespace."""
+    condition = READ_AS_IS.get(read)
+    if condition is None:
         return f"{call}({value})"
-    return template.format(value=value, call=call)
+    return f"{value} if {condition.format(value=value)} else {call}({value})"
+
+
+def reads_as_is(read: Callable[[object], Any], value: str) -> str | None:
+    """Python for `READ_AS_IS`'s condition on `value`, or None when the reader has none."""
+    condition = READ_AS_IS.get(read)
+    return None if condition is None else f"({condition.format(value=value)})"
 
 
 def step_expression(
