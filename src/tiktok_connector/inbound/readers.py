@@ -182,8 +182,21 @@ def custom_flags(value: object) -> dict[str, str]:
     for name, raw in value.items():
         text = raw if type(raw) is str else to_flag(raw)
         if text is not None and (text := text.strip()):
-            flags.setdefault(name.lower(), text)
+            flags.setdefault(_LOWERED.get(name) or _lowered(name), text)
     return flags
+
+
+_LOWERED: Final[dict[str, str]] = {}
+"""Flag names lower-cased, per container: every event of every batch spells the same few, so each event's
+flags share one key object per name (no new string per flag, and one a later lookup finds in the cache)."""
+_MAX_LOWERED: Final = 1024
+
+
+def _lowered(name: str) -> str:
+    lowered = name.lower()
+    if len(_LOWERED) < _MAX_LOWERED:  # bounded: names come from the requests
+        _LOWERED[name] = lowered
+    return lowered
 
 
 def custom_attributes(value: object) -> dict[str, str | None]:
