@@ -189,11 +189,10 @@ def _map_batch(
             for name in (*event.warnings, *context.scope.pending):
                 result.warnings[name] += 1
         user = payload.get("user")
-        if user is None:
-            key_masks[context.user_mask] += 1
-        else:
-            assert isinstance(user, dict)
-            key_masks[context.user_mask | user_key_mask(user, EVENT_USER_KEYS)] += 1
+        assert user is None or isinstance(user, dict)
+        key_masks[
+            context.user_mask | user_key_mask(user, EVENT_USER_KEYS) if user else context.user_mask
+        ] += 1
         assert event.event_id is not None  # the parsers always assign one
         payloads.append(payload)
         sources.append(SourceRef(event.event_id, batch.batch_id, event.source_event_id))

@@ -56,7 +56,10 @@ def user_key_mask(user: Mapping[str, object], names: Iterable[str] | None = None
     else:
         for name in names:
             value = user.get(name)
-            if value is not None and _present(value):
+            if value is None:
+                continue
+            # A non-blank string (the usual value) without the call; anything else as `_present` says.
+            if (value and not value.isspace()) if type(value) is str else _present(value):
                 mask |= _KEY_BITS[name]
     return mask
 
