@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tiktok_connector.inbound.webhook import parse_webhook_body
 from tiktok_connector.mapping import fields as tables
@@ -50,6 +52,11 @@ VALUES: list[Any] = [
     "1e3",
     "nan",
     "USD",
+    "usd",
+    " USD ",
+    "Eur",
+    "US1",
+    "ÄÖÜ",
     [],
     ["a"],
     {},
@@ -172,3 +179,15 @@ def test_a_product_sources_expression_reads_what_its_get_reads() -> None:
         assert expression is not None
         read, _ = compiled(["def read(source):", f"    return {expression}"], {}, "read")
         assert [read(product) for product in products] == [item.source.get(product) for product in products]
+
+
+@given(st.one_of(st.text(), st.integers(), st.floats(), st.booleans(), st.none()))
+def test_a_value_that_reads_as_itself_is_what_every_reader_gives(value: Any) -> None:
+    for read in READ_AS_IS:
+        inline, _ = compiled(
+            ["def inline(value):", f"    return {read_expression(read, 'call')}"], {"call": read}, "inline"
+        )
+        expected = read(value)
+        got = inline(value)
+        assert type(got) is type(expected)
+        assert got == expected or (isinstance(got, float) and math.isnan(got) and math.isnan(expected))

@@ -12,13 +12,20 @@ holds each one equal to its function.
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from tiktok_connector.platform.values import MAX_AMOUNT, to_number, to_text, to_whole_number
+from tiktok_connector.platform.values import (
+    MAX_AMOUNT,
+    to_currency_code,
+    to_number,
+    to_text,
+    to_whole_number,
+)
 
 _IN_RANGE: Final = f"{-MAX_AMOUNT!r} <= {{value}} <= {MAX_AMOUNT!r}"
 READ_AS_IS: Final[dict[Callable[[object], Any], str]] = {
     to_text: "type({value}) is str and {value}.strip()",
     to_number: "(type({value}) is float or type({value}) is int) and " + _IN_RANGE,
     to_whole_number: "type({value}) is int and " + _IN_RANGE,
+    to_currency_code: "type({value}) is str and {value}.isalpha() and {value}.isupper()",
 }
 """Per edge reader: a condition under which `read(value)` is `value` itself (the documented type)."""
 
