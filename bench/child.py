@@ -332,7 +332,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("tiktok_connector.routes.webhook", "parse_webhook_body", "parse_webhook_body (JSON + model)"),
     ("tiktok_connector.routes.webhook", "process_batches", "process_batches (with its tracer decorator)"),
     ("tiktok_connector.routes.pipeline", "map_batches", "  map_batches"),
-    ("tiktok_connector.routes.pipeline", "build_requests", "  build_requests"),
+    ("tiktok_connector.mapping.mapper", "_requests", "  build_requests (MappingResult.requests)"),
     ("tiktok_connector.routes.pipeline", "deliver", "  deliver (all below)"),
     ("tiktok_connector.delivery.deliver", "encode_request_body", "    encode_request_body"),
     ("tiktok_connector.delivery.deliver", "post_request", "    post_request (HTTP + the wait)"),
