@@ -127,13 +127,16 @@ def tls_url(local_ca: trustme.CA) -> Iterator[str]:
     server.server_close()
 
 
-def test_tls_is_verified_against_the_ca_bundle_the_environment_names(
-    tls_url: str, local_ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def local_ca_trusted(local_ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment names a CA bundle holding the local certificate authority."""
     bundle = tmp_path / "ca.pem"
     local_ca.cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
 
+
+@pytest.mark.usefixtures("local_ca_trusted")
+def test_tls_is_verified_against_the_ca_bundle_the_environment_names(tls_url: str) -> None:
     assert [post(tls_url), post(tls_url)] == [200, 200]
 
 
@@ -142,12 +145,7 @@ def test_a_certificate_certifi_does_not_trust_is_refused(tls_url: str) -> None:
         post(tls_url)
 
 
-def test_a_certificate_for_another_host_is_refused(
-    tls_url: str, local_ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bundle = tmp_path / "ca.pem"
-    local_ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-
+@pytest.mark.usefixtures("local_ca_trusted")
+def test_a_certificate_for_another_host_is_refused(tls_url: str) -> None:
     with pytest.raises(PostFailedError):
         post(tls_url.replace("localhost", "127.0.0.1"))  # the certificate names localhost only
