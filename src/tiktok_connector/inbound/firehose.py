@@ -21,7 +21,8 @@ from tiktok_connector.inbound.readers import (
     locale,
     plausible_ms,
     read_event_time,
-    read_products,
+    read_names,
+    read_product_action,
     user_attributes,
 )
 from tiktok_connector.inbound.registration import (
@@ -60,6 +61,8 @@ _EVENT_TYPES: Final = {
     "promotion_action": "commerce_event",
     "impression": "commerce_event",
 }
+_NAME_KEYS: Final = {"custom_event": ("name", "custom_event_type"), "screen_view": ("screen_name", None)}
+"""Where a custom event's name and type and a screen view's name sit in a Firehose event."""
 _ENCODINGS: Final[dict[str, IdentityEncoding]] = {"raw": "raw", "sha256": "sha256"}
 _SETTING_NAMES: Final = {
     "email_identity_type": EMAIL_IDENTITY_TYPE,
@@ -255,21 +258,7 @@ def _parse_event(raw: object, mpid: str | None, batch_ms: int | None) -> Event:
     )
     read_event_time(event, raw.get("timestamp_ms"), batch_ms)
     if firehose_type == "product_action":
-        _read_product_action(event, raw)
-    elif firehose_type == "custom_event":
-        event.name = to_text(raw.get("name"))
-        event.custom_event_type = to_text(raw.get("custom_event_type"))
-    elif firehose_type == "screen_view":
-        event.name = to_text(raw.get("screen_name"))
+        read_product_action(event, raw.get("action"), raw.get("products"), "products", _COMMERCE_READS, raw)
+    else:
+        read_names(event, raw, _NAME_KEYS.get(firehose_type))
     return event
-
-
-def _read_product_action(event: Event, raw: dict[str, object]) -> None:
-    products = raw.get("products")
-    if products is not None and not isinstance(products, list):
-        event.invalid_reason = "products is not a list"
-        return
-    event.product_action = to_text(raw.get("action"))
-    if warnings := _COMMERCE_READS.read(event, raw):
-        event.warnings += warnings
-    read_products(event, products)

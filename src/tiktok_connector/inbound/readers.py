@@ -7,7 +7,7 @@ event has whatever the tables hold (ids, times, flags, attributes, identities) h
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Final, Literal
 
@@ -16,7 +16,7 @@ from tiktok_connector.mapping.custom import attribute_text
 from tiktok_connector.mapping.field_types import Field, Reader
 from tiktok_connector.mapping.fields import COMMERCE_FIELDS, EVENT_FIELDS
 from tiktok_connector.model.events import NO_CONSENT, ConsentState, Event, Product
-from tiktok_connector.platform.values import to_flag, to_int64
+from tiktok_connector.platform.values import to_flag, to_int64, to_text
 
 Route = Literal["webhook", "firehose"]
 
@@ -150,6 +150,39 @@ assert not _plan(EVENT_FIELDS, frozenset({"event", "product"}), "webhook").rows,
 assert all(invalid is None for plan in BATCH_READS.values() for *_, invalid in plan.rows), "no batch warnings"
 read_products, PRODUCTS_CODE = _compiled_products(_product_rows())
 """`read_products(event, items)`: the event's products; unreadable values become its warnings."""
+
+
+def read_product_action(
+    event: Event,
+    action: object,
+    products: object,
+    where: str,
+    plan: ReadPlan,
+    *containers: Mapping[str, object],
+) -> None:
+    """A product action's values, once each route has found where they sit: its products must be a list
+    (or absent), else the event is invalid; unreadable values become the event's warnings."""
+    if products is not None and not isinstance(products, list):
+        event.invalid_reason = f"{where} is not a list"
+        return
+    event.product_action = to_text(action)
+    if warnings := plan.read(event, *containers):
+        event.warnings += warnings
+    read_products(event, products)
+
+
+NameKeys = tuple[str, str | None]
+"""Where an event's name and custom event type sit (None: the event type has none)."""
+
+
+def read_names(event: Event, values: Mapping[str, object], keys: NameKeys | None) -> None:
+    """A custom event's name and type, or a screen view's name; nothing for other event types."""
+    if keys is None:
+        return
+    name_key, type_key = keys
+    event.name = to_text(values.get(name_key))
+    if type_key is not None:
+        event.custom_event_type = to_text(values.get(type_key))
 
 
 def plausible_ms(value: object) -> int | None:

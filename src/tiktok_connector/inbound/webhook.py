@@ -15,7 +15,8 @@ from tiktok_connector.inbound.readers import (
     object_or_empty,
     plausible_ms,
     read_event_time,
-    read_products,
+    read_names,
+    read_product_action,
     user_attributes,
 )
 from tiktok_connector.mapping.identities import canonical_identity_type
@@ -24,6 +25,11 @@ from tiktok_connector.platform.errors import BadRequestError
 from tiktok_connector.platform.values import to_int64, to_text
 
 _COMMERCE: Final = "commerce_event"
+_NAME_KEYS: Final = {
+    "custom_event": ("event_name", "custom_event_type"),
+    "screen_view": ("screen_name", None),
+}
+"""Where a custom event's name and type and a screen view's name sit in an event's `data`."""
 _BATCH_READS: Final = BATCH_READS["webhook"]
 _COMMERCE_READS: Final = COMMERCE_READS["webhook"]
 assert _BATCH_READS.containers == ("", "device_info"), "the batch and its device info"
@@ -112,11 +118,8 @@ def _parse_event(raw: object, mpid: str | None, batch_ms: int | None) -> Event:
     read_event_time(event, data.get("timestamp_unixtime_ms"), batch_ms)
     if event_type == _COMMERCE:
         _read_commerce(event, data)
-    elif event_type == "custom_event":
-        event.name = to_text(data.get("event_name"))
-        event.custom_event_type = to_text(data.get("custom_event_type"))
-    elif event_type == "screen_view":
-        event.name = to_text(data.get("screen_name"))
+    else:
+        read_names(event, data, _NAME_KEYS.get(event_type))
     return event
 
 
@@ -127,11 +130,12 @@ def _read_commerce(event: Event, data: dict[str, object]) -> None:
     if not isinstance(product_action, dict):
         event.invalid_reason = "product_action is not an object"
         return
-    products = product_action.get("products")
-    if products is not None and not isinstance(products, list):
-        event.invalid_reason = "product_action.products is not a list"
-        return
-    event.product_action = to_text(product_action.get("action"))
-    if warnings := _COMMERCE_READS.read(event, data, product_action):
-        event.warnings += warnings
-    read_products(event, products)
+    read_product_action(
+        event,
+        product_action.get("action"),
+        product_action.get("products"),
+        "product_action.products",
+        _COMMERCE_READS,
+        data,
+        product_action,
+    )
