@@ -117,25 +117,19 @@ def _parse_event(raw: object, mpid: str | None, batch_ms: int | None) -> Event:
     )
     read_event_time(event, data.get("timestamp_unixtime_ms"), batch_ms)
     if event_type == _COMMERCE:
-        _read_commerce(event, data)
+        product_action = data.get("product_action")
+        if isinstance(product_action, dict):
+            read_product_action(
+                event,
+                product_action.get("action"),
+                product_action.get("products"),
+                "product_action.products",
+                _COMMERCE_READS,
+                data,
+                product_action,
+            )
+        elif product_action is not None:  # absent: a promotion or impression event, unsupported
+            event.invalid_reason = "product_action is not an object"
     else:
         read_names(event, data, _NAME_KEYS.get(event_type))
     return event
-
-
-def _read_commerce(event: Event, data: dict[str, object]) -> None:
-    product_action = data.get("product_action")
-    if product_action is None:
-        return  # a promotion or impression event: unsupported, not invalid
-    if not isinstance(product_action, dict):
-        event.invalid_reason = "product_action is not an object"
-        return
-    read_product_action(
-        event,
-        product_action.get("action"),
-        product_action.get("products"),
-        "product_action.products",
-        _COMMERCE_READS,
-        data,
-        product_action,
-    )
